@@ -1,0 +1,182 @@
+/* lobo.h — the one public header of liblobo.
+ *
+ * Layers (each depends only on those above it in this file):
+ *   1. memory: a region the caller owns, registered once, DMA-able;
+ *   2. ports: drivers and kernel-backed ports behind one ring-style interface;
+ *   3. pool and stats: optional conveniences built on 1 and 2.
+ *
+ * Conventions: functions that can fail return 0 or a negative errno and write a
+ * one-line message naming the problem and the fix into `err` (LOBO_ERR_LEN bytes).
+ * The library never prints, never starts threads and never allocates on the data
+ * path (rx_post, rx_poll, tx_post, tx_reclaim). */
+#ifndef LOBO_H
+#define LOBO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LOBO_ERR_LEN 256
+#define LOBO_MAX_QUEUES 16
+#define LOBO_BATCH 32 /* a good default burst; ports accept any n */
+
+/* ---------------------------------------------------------------- memory */
+
+/* A region the caller owns and cuts into buffers as it likes. Backed by 2 MiB
+ * hugepages when the system has them, else by ordinary locked pages (huge is
+ * then false and the caller should warn: no physical contiguity beyond 4 KiB). */
+struct lobo_mem {
+	uint8_t *base;
+	size_t len;
+	size_t page_size;  /* 2 MiB with hugepages, else 4096 */
+	bool huge;
+	uint64_t *phys;    /* physical address per page, or NULL (see lobo_mem_dma) */
+	int iommu_mapped;  /* count of VFIO containers this region is mapped into */
+};
+
+int lobo_mem_alloc(struct lobo_mem *mem, size_t len, char *err);
+void lobo_mem_free(struct lobo_mem *mem);
+/* Fill mem->phys from /proc/self/pagemap (root only); needed by drivers that
+ * run without an IOMMU. */
+int lobo_mem_resolve_phys(struct lobo_mem *mem, char *err);
+
+/* The address a device uses for `p`: its IOVA under VFIO (lobo maps the region
+ * at IOVA == virtual address), its physical address otherwise. Buffers must
+ * not cross a page_size boundary, so one lookup covers a whole buffer. */
+static inline uint64_t lobo_mem_dma(const struct lobo_mem *mem, const void *p)
+{
+	size_t off = (size_t)((const uint8_t *)p - mem->base);
+	if (!mem->phys)
+		return (uint64_t)(uintptr_t)p;
+	return mem->phys[off / mem->page_size] + off % mem->page_size;
+}
+
+/* ----------------------------------------------------------------- ports */
+
+/* One frame, or one empty buffer. The tag is the caller's and comes back
+ * unchanged; ports never look inside it.
+ *  rx_post:    data = start of an empty buffer, len = its capacity
+ *  rx_poll:    data = start of the received frame (may lie anywhere inside the
+ *              posted buffer), len = frame length, tag = the buffer's tag
+ *  tx_post:    data, len = the frame to send
+ *  tx_reclaim: data, tag of a buffer the port is done with (len undefined) */
+struct lobo_frame {
+	uint8_t *data;
+	uint32_t len;
+	uint32_t flags; /* LOBO_F_* */
+	uint64_t tag;
+};
+#define LOBO_F_ERROR 1u /* rx: frame arrived damaged (counted in rx_errors) */
+
+/* Counted per queue by the port. One writer (the thread polling the queue). */
+struct lobo_counters {
+	uint64_t rx_packets, rx_bytes;
+	uint64_t rx_dropped; /* arrived while no buffer was posted / ring full */
+	uint64_t rx_errors;
+	uint64_t tx_packets, tx_bytes;
+	uint64_t tx_dropped; /* given up on: ring full and the caller dropped, or the port failed it */
+	uint64_t tx_errors;
+	uint64_t copies;     /* frames copied because the kernel interface forces it */
+} __attribute__((aligned(64)));
+
+struct lobo_port_info {
+	char name[64];        /* the URI it was opened with, shortened */
+	char driver[16];      /* "null", "pcap", "afpacket", "tap", "xdp", "virtio", ... */
+	uint16_t queues;
+	uint16_t rx_ring, tx_ring; /* descriptors per queue */
+	uint32_t max_frame;   /* largest frame it sends or receives (MTU + 14 [+4 VLAN]) */
+	uint8_t mac[6];
+	bool link_up;
+	char mode[32];        /* driver detail shown by lobo list/top, e.g. "zero-copy" */
+};
+
+struct lobo_port;
+
+/* uri: SCHEME:ARG[?key=value&key=value]. Schemes: null, pcap, afpacket, tap,
+ * xdp, pci. Common keys: queues=N, rx_ring=N, tx_ring=N. `mem` is the region
+ * frames will live in (kernel-backed ports that copy may ignore it). */
+int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *mem, char *err);
+void lobo_port_close(struct lobo_port *port);
+/* Refresh and return link state, MAC and the rest (not for the fast path). */
+const struct lobo_port_info *lobo_port_info(struct lobo_port *port);
+/* The queue's counters. Writable so that a caller that drops frames the port
+ * would not take can count them where every reader looks. */
+struct lobo_counters *lobo_port_counters(struct lobo_port *port, uint16_t queue);
+void lobo_port_counters_sum(struct lobo_port *port, struct lobo_counters *sum);
+
+/* The data path: four calls per queue, each on a batch, each returning how many
+ * it took or gave (0..n). Buffers not taken stay the caller's. */
+uint16_t lobo_rx_post(struct lobo_port *port, uint16_t queue, const struct lobo_frame *bufs, uint16_t n);
+uint16_t lobo_rx_poll(struct lobo_port *port, uint16_t queue, struct lobo_frame *frames, uint16_t max);
+uint16_t lobo_tx_post(struct lobo_port *port, uint16_t queue, const struct lobo_frame *frames, uint16_t n);
+uint16_t lobo_tx_reclaim(struct lobo_port *port, uint16_t queue, struct lobo_frame *done, uint16_t max);
+
+/* ------------------------------------------------------------------ pool */
+
+/* Fixed-size buffers carved from a lobo_mem: a LIFO stack of indices, as in
+ * ixy. tag = buffer index. Buffer size is a power of two <= page_size so no
+ * buffer straddles a page. A reference count per buffer lets a program hand
+ * the same frame to several ports; lobo_pool_free drops one reference. */
+struct lobo_pool {
+	struct lobo_mem *mem;
+	uint8_t *base;
+	uint32_t buf_size, count, free_count;
+	uint32_t *stack;
+	uint16_t *refs;
+};
+
+int lobo_pool_init(struct lobo_pool *pool, struct lobo_mem *mem, size_t offset,
+		   uint32_t buf_size, uint32_t count, char *err);
+void lobo_pool_destroy(struct lobo_pool *pool);
+/* Fills out[i].data/len(=buf_size)/tag; returns how many it could give. */
+uint32_t lobo_pool_alloc(struct lobo_pool *pool, struct lobo_frame *out, uint32_t n);
+void lobo_pool_free(struct lobo_pool *pool, const struct lobo_frame *frames, uint32_t n);
+static inline uint8_t *lobo_pool_buf(const struct lobo_pool *pool, uint64_t tag)
+{
+	return pool->base + (size_t)tag * pool->buf_size;
+}
+static inline void lobo_pool_ref(struct lobo_pool *pool, uint64_t tag) { pool->refs[tag]++; }
+
+/* ----------------------------------------------------------------- stats */
+
+/* Publishes ports' counters to /run/lobo/<pid> (a shared-memory file) so that
+ * `lobo top` in another process can read them live. Ports count into private
+ * memory; lobo_stats_publish copies them out (call it every ~100 ms), so the
+ * fast path never writes to a shared page (Snabb's lesson). */
+#define LOBO_STATS_MAX_PORTS 16
+struct lobo_stats_port {
+	struct lobo_port_info info;
+	struct lobo_counters total;
+	struct lobo_counters queue[LOBO_MAX_QUEUES];
+};
+struct lobo_stats_file {
+	uint32_t magic, version;
+	int32_t pid;
+	uint32_t nports;
+	uint64_t updated_ns; /* CLOCK_MONOTONIC of the last publish */
+	char program[64];
+	struct lobo_stats_port port[LOBO_STATS_MAX_PORTS];
+};
+#define LOBO_STATS_MAGIC 0x6c6f626fu /* "lobo" */
+#define LOBO_STATS_VERSION 1
+#define LOBO_STATS_DIR "/run/lobo"
+
+struct lobo_stats {
+	struct lobo_stats_file *file;
+	char path[128];
+	struct lobo_port *ports[LOBO_STATS_MAX_PORTS];
+};
+
+int lobo_stats_open(struct lobo_stats *stats, const char *program, char *err);
+int lobo_stats_add(struct lobo_stats *stats, struct lobo_port *port, char *err);
+void lobo_stats_publish(struct lobo_stats *stats);
+void lobo_stats_close(struct lobo_stats *stats); /* removes the file */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

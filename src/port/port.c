@@ -1,0 +1,185 @@
+/* Opening ports by URI, and the thin dispatch every data-path call goes through. */
+#include "port.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct lobo_port_ops *const schemes[] = {
+	&lobo_null_ops, &lobo_pcap_ops, &lobo_afpacket_ops, &lobo_tap_ops,
+#ifdef LOBO_HAVE_XDP
+	&lobo_xdp_ops,
+#endif
+	&lobo_pci_ops,
+};
+
+int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *mem, char *err)
+{
+	const char *colon = strchr(uri, ':');
+	*port = NULL;
+	if (!colon) {
+		lobo_err(err, "'%s' is not a port URI: write SCHEME:ARG, e.g. null:, pcap:FILE, afpacket:eth0", uri);
+		return -EINVAL;
+	}
+	size_t n = (size_t)(colon - uri);
+	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+		const struct lobo_port_ops *ops = schemes[i];
+		if (strlen(ops->scheme) != n || strncmp(ops->scheme, uri, n))
+			continue;
+		char arg[256];
+		const char *q = strchr(colon + 1, '?');
+		size_t alen = q ? (size_t)(q - colon - 1) : strlen(colon + 1);
+		if (alen >= sizeof arg) {
+			lobo_err(err, "port argument in '%s' is too long (at most %zu characters)", uri, sizeof arg - 1);
+			return -EINVAL;
+		}
+		memcpy(arg, colon + 1, alen);
+		arg[alen] = 0;
+		int rc = ops->open(port, arg, q ? q + 1 : "", mem, err);
+		if (rc)
+			return rc;
+		(*port)->ops = ops;
+		snprintf((*port)->info.name, sizeof (*port)->info.name, "%s", uri);
+		snprintf((*port)->info.driver, sizeof (*port)->info.driver, "%s", ops->scheme);
+		return 0;
+	}
+	lobo_err(err, "unknown port scheme in '%s': use null:, pcap:FILE, afpacket:IF, tap:NAME, xdp:IF or pci:BDF", uri);
+	return -EINVAL;
+}
+
+void lobo_port_close(struct lobo_port *port)
+{
+	if (port)
+		port->ops->close(port);
+}
+
+const struct lobo_port_info *lobo_port_info(struct lobo_port *port)
+{
+	if (port->ops->refresh_info)
+		port->ops->refresh_info(port);
+	return &port->info;
+}
+
+struct lobo_counters *lobo_port_counters(struct lobo_port *port, uint16_t queue)
+{
+	return &port->counters[queue];
+}
+
+void lobo_port_counters_sum(struct lobo_port *port, struct lobo_counters *sum)
+{
+	uint64_t *out = (uint64_t *)sum;
+	memset(sum, 0, sizeof *sum);
+	for (uint16_t q = 0; q < port->info.queues; q++) {
+		const uint64_t *in = (const uint64_t *)&port->counters[q];
+		for (size_t i = 0; i < sizeof *sum / sizeof *out; i++)
+			out[i] += in[i];
+	}
+}
+
+uint16_t lobo_rx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
+{
+	return p->ops->rx_post(p, q, f, n);
+}
+
+uint16_t lobo_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t n)
+{
+	return p->ops->rx_poll(p, q, f, n);
+}
+
+uint16_t lobo_tx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
+{
+	return p->ops->tx_post(p, q, f, n);
+}
+
+uint16_t lobo_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t n)
+{
+	return p->ops->tx_reclaim(p, q, f, n);
+}
+
+/* ------------------------------------------------------------ parameters */
+
+/* Finds key in "k=v&k=v"; returns a pointer to its value and its length. */
+static const char *param_find(const char *params, const char *key, size_t *vlen)
+{
+	size_t klen = strlen(key);
+	for (const char *p = params; p && *p;) {
+		const char *end = strchr(p, '&');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
+			*vlen = len - klen - 1;
+			return p + klen + 1;
+		}
+		if (len == klen && !strncmp(p, key, klen)) { /* bare key means "1" */
+			*vlen = 0;
+			return p + klen;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+bool lobo_param_str(const char *params, const char *key, char *out, size_t outlen, const char *dflt)
+{
+	size_t vlen;
+	const char *v = param_find(params, key, &vlen);
+	if (!v) {
+		snprintf(out, outlen, "%s", dflt ? dflt : "");
+		return false;
+	}
+	if (vlen == 0)
+		v = "1", vlen = 1;
+	snprintf(out, outlen, "%.*s", (int)vlen, v);
+	return true;
+}
+
+long lobo_param_long(const char *params, const char *key, long dflt)
+{
+	char buf[32], *end;
+	if (!lobo_param_str(params, key, buf, sizeof buf, NULL))
+		return dflt;
+	long v = strtol(buf, &end, 0);
+	return *end ? -1 : v; /* -1: not a number; callers range-check */
+}
+
+int lobo_params_check(const char *params, const char *scheme, const char *const *known, char *err)
+{
+	for (const char *p = params; p && *p;) {
+		const char *end = strchr(p, '&');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+		size_t klen = eq ? (size_t)(eq - p) : len;
+		bool ok = false;
+		for (const char *const *k = known; *k && !ok; k++)
+			ok = strlen(*k) == klen && !strncmp(*k, p, klen);
+		if (!ok) {
+			char list[160] = "";
+			for (const char *const *k = known; *k; k++)
+				snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k == known ? "" : ", ", *k);
+			lobo_err(err, "unknown option '%.*s' for %s: ports (known: %s)", (int)klen, p, scheme, list);
+			return -EINVAL;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+static bool is_pow2(long v) { return v > 0 && !(v & (v - 1)); }
+
+int lobo_params_rings(const char *params, struct lobo_port_info *info, uint16_t dflt_ring, char *err)
+{
+	long queues = lobo_param_long(params, "queues", 1);
+	long rx = lobo_param_long(params, "rx_ring", dflt_ring);
+	long tx = lobo_param_long(params, "tx_ring", dflt_ring);
+	if (queues < 1 || queues > LOBO_MAX_QUEUES) {
+		lobo_err(err, "queues=%ld is out of range: use 1 to %d", queues, LOBO_MAX_QUEUES);
+		return -EINVAL;
+	}
+	if (!is_pow2(rx) || !is_pow2(tx) || rx < 8 || tx < 8 || rx > 32768 || tx > 32768) {
+		lobo_err(err, "ring sizes must be powers of two from 8 to 32768 (got rx_ring=%ld tx_ring=%ld)", rx, tx);
+		return -EINVAL;
+	}
+	info->queues = (uint16_t)queues;
+	info->rx_ring = (uint16_t)rx;
+	info->tx_ring = (uint16_t)tx;
+	return 0;
+}

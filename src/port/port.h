@@ -1,0 +1,45 @@
+/* What a port implementation provides. Drivers (src/driver) and kernel-backed
+ * ports (src/port) embed struct lobo_port as their first member and fill in
+ * ops, info and counters in their open function. */
+#ifndef LOBO_PORT_H
+#define LOBO_PORT_H
+
+#include "lobo.h"
+
+#include <stdio.h>
+
+struct lobo_port_ops {
+	const char *scheme;
+	/* arg: the URI between "scheme:" and "?"; params: after "?" (may be ""). */
+	int (*open)(struct lobo_port **port, const char *arg, const char *params,
+		    struct lobo_mem *mem, char *err);
+	void (*close)(struct lobo_port *port);
+	void (*refresh_info)(struct lobo_port *port); /* may be NULL */
+	uint16_t (*rx_post)(struct lobo_port *, uint16_t, const struct lobo_frame *, uint16_t);
+	uint16_t (*rx_poll)(struct lobo_port *, uint16_t, struct lobo_frame *, uint16_t);
+	uint16_t (*tx_post)(struct lobo_port *, uint16_t, const struct lobo_frame *, uint16_t);
+	uint16_t (*tx_reclaim)(struct lobo_port *, uint16_t, struct lobo_frame *, uint16_t);
+};
+
+struct lobo_port {
+	const struct lobo_port_ops *ops;
+	struct lobo_port_info info;
+	struct lobo_counters counters[LOBO_MAX_QUEUES];
+};
+
+extern const struct lobo_port_ops lobo_null_ops, lobo_pcap_ops, lobo_afpacket_ops,
+	lobo_tap_ops, lobo_xdp_ops, lobo_pci_ops;
+
+/* URI parameters: "key=value&key=value". Unknown keys are the caller's to
+ * reject with lobo_params_check. */
+long lobo_param_long(const char *params, const char *key, long dflt);
+/* Copies the value (or dflt) into out; returns true if the key was present. */
+bool lobo_param_str(const char *params, const char *key, char *out, size_t outlen, const char *dflt);
+/* Returns 0, or -EINVAL with "unknown option KEY for SCHEME: ports (known: ...)". */
+int lobo_params_check(const char *params, const char *scheme, const char *const *known, char *err);
+/* Reads queues=/rx_ring=/tx_ring= into info with limits; writes err on bad values. */
+int lobo_params_rings(const char *params, struct lobo_port_info *info, uint16_t dflt_ring, char *err);
+
+#define lobo_err(err, ...) (snprintf((err), LOBO_ERR_LEN, __VA_ARGS__))
+
+#endif

@@ -1,0 +1,79 @@
+/* The null port and the URI/parameter handling every port shares. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "port.h"
+
+static void null_round_trip(void **state)
+{
+	(void)state;
+	char err[LOBO_ERR_LEN];
+	struct lobo_port *p;
+	uint8_t bufs[40][64];
+	struct lobo_frame f[40], out[40];
+	assert_int_equal(lobo_port_open(&p, "null:?size=64&rx_ring=32&tx_ring=16", NULL, err), 0);
+	for (int i = 0; i < 40; i++)
+		f[i] = (struct lobo_frame){.data = bufs[i], .len = 64, .tag = 1000u + i};
+	assert_int_equal(lobo_rx_post(p, 0, f, 40), 32); /* ring holds 32 */
+	assert_int_equal(lobo_rx_poll(p, 0, out, 40), 32);
+	for (int i = 0; i < 32; i++) {
+		assert_int_equal(out[i].tag, 1000u + i);
+		assert_ptr_equal(out[i].data, bufs[i]);
+		assert_int_equal(out[i].len, 64);
+	}
+	assert_int_equal(lobo_tx_post(p, 0, out, 32), 16); /* tx ring holds 16 */
+	assert_int_equal(lobo_tx_reclaim(p, 0, f, 40), 16);
+	assert_int_equal(f[15].tag, 1015);
+	struct lobo_counters sum;
+	lobo_port_counters_sum(p, &sum);
+	assert_int_equal(sum.rx_packets, 32);
+	assert_int_equal(sum.rx_bytes, 32 * 64);
+	assert_int_equal(sum.tx_packets, 16);
+	assert_string_equal(lobo_port_info(p)->driver, "null");
+	lobo_port_close(p);
+}
+
+static void bad_uris(void **state)
+{
+	(void)state;
+	char err[LOBO_ERR_LEN];
+	struct lobo_port *p;
+	assert_int_not_equal(lobo_port_open(&p, "nosuch:x", NULL, err), 0);
+	assert_non_null(strstr(err, "unknown port scheme"));
+	assert_int_not_equal(lobo_port_open(&p, "eth0", NULL, err), 0);
+	assert_non_null(strstr(err, "not a port URI"));
+	assert_int_not_equal(lobo_port_open(&p, "null:?sise=64", NULL, err), 0);
+	assert_non_null(strstr(err, "unknown option 'sise'"));
+	assert_int_not_equal(lobo_port_open(&p, "null:?rx_ring=100", NULL, err), 0);
+	assert_non_null(strstr(err, "powers of two"));
+	assert_int_not_equal(lobo_port_open(&p, "null:?queues=0", NULL, err), 0);
+	assert_null(p);
+}
+
+static void params(void **state)
+{
+	(void)state;
+	char v[16];
+	assert_int_equal(lobo_param_long("a=1&loop&b=0x10", "b", 7), 16);
+	assert_int_equal(lobo_param_long("a=1&loop&b=0x10", "loop", 0), 1);
+	assert_int_equal(lobo_param_long("a=1", "c", 7), 7);
+	assert_int_equal(lobo_param_long("a=x", "a", 7), -1);
+	assert_true(lobo_param_str("name=abc&z=1", "name", v, sizeof v, "d"));
+	assert_string_equal(v, "abc");
+	assert_false(lobo_param_str("name=abc", "nam", v, sizeof v, "d"));
+	assert_string_equal(v, "d");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(null_round_trip),
+		cmocka_unit_test(bad_uris),
+		cmocka_unit_test(params),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
