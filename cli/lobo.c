@@ -1,3 +1,268 @@
-/* PLACEHOLDER */
+/* lobo: the command line over src/tools. Parsing and printing only. */
+#include "tools.h"
+#include "top.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
-int main(void) { puts("lobo: not built yet"); return 1; }
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop; /* a signal handler can only reach a global */
+
+static void on_signal(int sig) { (void)sig, stop = 1; }
+
+static const char usage[] =
+	"usage: lobo COMMAND [OPTIONS]\n"
+	"  list                               kernel interfaces and PCI network devices\n"
+	"  fwd PORT PORT                      forward both ways between two ports, zero-copy\n"
+	"  blast PORT --size BYTES|--pcap FILE [--rate PPS] [--dst-mac MAC]\n"
+	"                                     send synthesised UDP frames or replay a pcap\n"
+	"  capture PORT -w FILE [BPF FILTER]  write frames matching the filter to a pcap\n"
+	"  top [--interval S]                 live counters of running lobo programs\n"
+	"common options: --count N  --duration S  --json  --help\n"
+	"ports: null:[?size=N]  pcap:FILE  afpacket:IF  tap:NAME  xdp:IF  pci:BDF,\n"
+	"       each taking ?queues=N&rx_ring=N&tx_ring=N\n";
+
+static const char *const cmd_usage[][2] = {
+	{"list", "usage: lobo list [--json]\n"},
+	{"fwd", "usage: lobo fwd PORT PORT [--count N] [--duration S] [--json]\n"},
+	{"blast", "usage: lobo blast PORT (--size 60..1514 | --pcap FILE) [--rate PPS] [--dst-mac MAC]\n"
+		  "                  [--count N] [--duration S] [--json]\n"},
+	{"capture", "usage: lobo capture PORT -w FILE [--count N] [--duration S] [--json] [BPF FILTER...]\n"},
+	{"top", "usage: lobo top [--interval S] [--count N] [--json]\n"},
+};
+
+struct args {
+	const char *cmd, *pos[2], *write, *filter;
+	int npos;
+	bool json;
+	double interval;
+	struct tool_run run;
+	struct blast_opts blast;
+	char filter_buf[1024];
+};
+
+__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("lobo: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return 2;
+}
+
+static bool parse_num(const char *s, double min, double max, double *out)
+{
+	char *end;
+	errno = 0;
+	*out = strtod(s, &end);
+	return !errno && end != s && !*end && *out >= min && *out <= max;
+}
+
+static bool parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned m[6];
+	char extra;
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &extra) != 6)
+		return false;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)m[i];
+	return m[0] < 256 && m[1] < 256 && m[2] < 256 && m[3] < 256 && m[4] < 256 && m[5] < 256;
+}
+
+static int parse(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{"count", 1, 0, 'c'}, {"duration", 1, 0, 'd'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'},
+		{"size", 1, 0, 's'}, {"pcap", 1, 0, 'p'}, {"rate", 1, 0, 'r'}, {"dst-mac", 1, 0, 'm'},
+		{"write", 1, 0, 'w'}, {"interval", 1, 0, 'i'}, {0, 0, 0, 0},
+	};
+	/* Which options each command takes, by their short letters. */
+	static const char *const allowed[][2] = {
+		{"list", "jh"}, {"fwd", "cdjh"}, {"blast", "cdjhsprm"}, {"capture", "cdjhw"}, {"top", "cjhi"},
+	};
+	const char *ok = NULL;
+	double v;
+	for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+		if (!strcmp(a->cmd, allowed[i][0]))
+			ok = allowed[i][1];
+	if (!ok)
+		return fail("unknown command '%s': run lobo --help for the list", a->cmd);
+	opterr = 0;
+	for (int c; (c = getopt_long(argc, argv, ":c:d:jhs:p:r:m:w:i:", opts, NULL)) != -1;) {
+		if (c == ':')
+			return fail("option '%s' needs a value: see lobo %s --help", argv[optind - 1], a->cmd);
+		if (c == '?' || !strchr(ok, c))
+			return fail("unknown option '%s' for %s: see lobo %s --help", argv[optind - 1], a->cmd, a->cmd);
+		if (c == 'h') {
+			for (size_t i = 0; i < sizeof cmd_usage / sizeof cmd_usage[0]; i++)
+				if (!strcmp(a->cmd, cmd_usage[i][0]))
+					fputs(cmd_usage[i][1], stdout);
+			return 1;
+		}
+		bool good = true;
+		if (c == 'c')
+			good = parse_num(optarg, 1, 1e18, &v), a->run.count = (uint64_t)v;
+		else if (c == 'd')
+			good = parse_num(optarg, 0.001, 1e9, &a->run.duration);
+		else if (c == 'i')
+			good = parse_num(optarg, 0.01, 3600, &a->interval);
+		else if (c == 's')
+			good = parse_num(optarg, 0, 1e6, &v), a->blast.size = (uint32_t)v;
+		else if (c == 'r')
+			good = parse_num(optarg, 1, 1e10, &a->blast.rate);
+		else if (c == 'm')
+			good = parse_mac(optarg, a->blast.dst_mac);
+		else if (c == 'j')
+			a->json = true;
+		else if (c == 'p')
+			a->blast.pcap = optarg;
+		else if (c == 'w')
+			a->write = optarg;
+		if (!good)
+			return fail("bad value '%s' for %s: see lobo --help for the ranges", optarg, argv[optind - 1]);
+	}
+	for (int i = optind; i < argc; i++) {
+		if (a->npos < 2 && (a->npos < 1 || !strcmp(a->cmd, "fwd")))
+			a->pos[a->npos++] = argv[i];
+		else if (!strcmp(a->cmd, "capture"))
+			snprintf(a->filter_buf + strlen(a->filter_buf), sizeof a->filter_buf - strlen(a->filter_buf),
+				 "%s%s", *a->filter_buf ? " " : "", argv[i]);
+		else
+			return fail("unexpected argument '%s': see lobo %s --help", argv[i], a->cmd);
+	}
+	a->filter = a->filter_buf;
+	int want = !strcmp(a->cmd, "fwd") ? 2 : strcmp(a->cmd, "list") && strcmp(a->cmd, "top") ? 1 : 0;
+	if (a->npos != want)
+		return fail("%s needs %s: see lobo --help", a->cmd,
+			    want == 2 ? "two ports, e.g. lobo fwd afpacket:eth0 afpacket:eth1"
+				      : want ? "one port, e.g. afpacket:eth0" : "no ports");
+	if (!strcmp(a->cmd, "capture") && !a->write)
+		return fail("capture needs an output file: add -w FILE");
+	if (!strcmp(a->cmd, "blast") && !a->blast.pcap == !a->blast.size)
+		return fail("blast needs either --size BYTES or --pcap FILE, not both or neither");
+	return 0;
+}
+
+static void print_rates(const struct tool_report *r, bool json)
+{
+	double t = r->interval > 0 ? r->interval : 1;
+	if (json)
+		printf("{\"type\":\"%s\",\"seconds\":%.3f,\"ports\":{", r->final ? "summary" : "rate", r->seconds);
+	else
+		printf(r->final ? "summary %.2f s:" : "%6.1f s:", r->seconds);
+	for (uint16_t i = 0; i < r->nports; i++) {
+		const struct lobo_counters *c = &r->delta[i];
+		if (json) {
+			putchar(i ? ',' : '"');
+			if (i)
+				putchar('"');
+			for (const char *p = r->name[i]; *p; p++)
+				printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+			printf("\":{\"rx_packets\":%" PRIu64 ",\"tx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+			       ",\"tx_bytes\":%" PRIu64 ",\"rx_dropped\":%" PRIu64 ",\"tx_dropped\":%" PRIu64
+			       ",\"rx_errors\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"rx_pps\":%.0f,\"tx_pps\":%.0f"
+			       ",\"rx_bps\":%.0f,\"tx_bps\":%.0f}",
+			       c->rx_packets, c->tx_packets, c->rx_bytes, c->tx_bytes, c->rx_dropped, c->tx_dropped,
+			       c->rx_errors, c->tx_errors, c->rx_packets / t, c->tx_packets / t,
+			       c->rx_bytes * 8 / t, c->tx_bytes * 8 / t);
+		} else {
+			printf("%s %s rx %.3f Mpps %.3f Gbit/s, tx %.3f Mpps %.3f Gbit/s, dropped rx %" PRIu64
+			       " tx %" PRIu64, i ? " |" : "", r->name[i], c->rx_packets / t / 1e6,
+			       c->rx_bytes * 8 / t / 1e9, c->tx_packets / t / 1e6, c->tx_bytes * 8 / t / 1e9,
+			       c->rx_dropped, c->tx_dropped);
+			if (r->final)
+				printf(" (rx %" PRIu64 " frames %" PRIu64 " bytes, tx %" PRIu64 " frames %" PRIu64 " bytes)",
+				       c->rx_packets, c->rx_bytes, c->tx_packets, c->tx_bytes);
+		}
+	}
+	if (json)
+		printf("},\"filtered\":%" PRIu64 "}\n", r->filtered);
+	else
+		printf(r->filtered ? ", filtered %" PRIu64 "\n" : "\n", r->filtered);
+}
+
+static void on_report(const struct tool_report *r, void *ctx) { print_rates(r, *(bool *)ctx); }
+
+static int list(bool json)
+{
+	struct list_iface ifs[256];
+	struct list_pci nics[64];
+	char err[LOBO_ERR_LEN];
+	int ni = list_ifaces(ifs, 256, err), np = ni < 0 ? 0 : list_pci_nics(nics, 64, err);
+	if (ni < 0 || np < 0)
+		return fail("%s", err), 1;
+	if (!json)
+		printf("%-16s %-17s %-9s %s\n", "INTERFACE", "MAC", "STATE", "DRIVER");
+	for (int i = 0; i < ni; i++)
+		printf(json ? "{\"type\":\"interface\",\"name\":\"%s\",\"mac\":\"%s\",\"operstate\":\"%s\",\"driver\":\"%s\"}\n"
+			    : "%-16s %-17s %-9s %s\n", ifs[i].name, ifs[i].mac, ifs[i].operstate, ifs[i].driver);
+	if (!json)
+		printf("\n%-14s %-10s %-14s %s\n", "PCI DEVICE", "ID", "BOUND TO", "LOBO DRIVER");
+	for (int i = 0; i < np; i++)
+		printf(json ? "{\"type\":\"pci\",\"bdf\":\"%s\",\"id\":\"%04x:%04x\",\"driver\":\"%s\",\"lobo\":\"%s\"}\n"
+			    : "%-14s %04x:%04x  %-14s %s\n", nics[i].bdf, nics[i].vendor, nics[i].device,
+		       nics[i].driver, nics[i].lobo_driver ? nics[i].lobo_driver : "-");
+	if (!json && !np)
+		printf("(no PCI network devices)\n");
+	return 0;
+}
+
+static int run_tool(struct args *a)
+{
+	char err[LOBO_ERR_LEN] = "";
+	struct tool_session s;
+	uint32_t buffers = TOOL_RX_BUFFERS;
+	if (!strcmp(a->cmd, "blast")) {
+		long n = blast_frame_count(&a->blast, err);
+		if (n < 0)
+			return fail("%s", err), 1;
+		buffers = (uint32_t)n + LOBO_BATCH;
+	}
+	if (tool_session_open(&s, a->cmd, a->pos, (uint16_t)a->npos, buffers, err))
+		return fail("%s", err), 1;
+	if (!s.mem.huge)
+		fprintf(stderr, "lobo: warning: no hugepages, using 4 KiB pages (echo 64 > /proc/sys/vm/nr_hugepages)\n");
+	if (!s.stats_open)
+		fprintf(stderr, "lobo: warning: lobo top will not see this run: %s\n", s.stats_err);
+	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: a blocked call returns */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	a->run.stop = &stop;
+	a->run.report = on_report;
+	a->run.ctx = &a->json;
+	int rc = !strcmp(a->cmd, "fwd")	    ? tool_fwd(&s, &a->run, err)
+		 : !strcmp(a->cmd, "blast") ? tool_blast(&s, &a->blast, &a->run, err)
+					    : tool_capture(&s, a->write, a->filter, &a->run, err);
+	tool_session_close(&s);
+	return rc ? fail("%s", err), 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = {.interval = 1, .blast.dst_mac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+	setvbuf(stdout, NULL, _IOLBF, 0); /* rate lines show up live through pipes */
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	a.cmd = argv[1];
+	int rc = parse(argc - 1, argv + 1, &a);
+	if (rc)
+		return rc == 1 ? 0 : rc; /* 1: --help was printed */
+	if (!strcmp(a.cmd, "list"))
+		return list(a.json);
+	if (!strcmp(a.cmd, "top")) {
+		char err[LOBO_ERR_LEN];
+		if (lobo_top_run(stdout, a.interval, (int)a.run.count, a.json, err))
+			return fail("%s", err), 1;
+		return 0;
+	}
+	return run_tool(&a);
+}

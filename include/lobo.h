@@ -98,7 +98,9 @@ struct lobo_port;
 
 /* uri: SCHEME:ARG[?key=value&key=value]. Schemes: null, pcap, afpacket, tap,
  * xdp, pci. Common keys: queues=N, rx_ring=N, tx_ring=N. `mem` is the region
- * frames will live in (kernel-backed ports that copy may ignore it). */
+ * frames will live in (kernel-backed ports that copy may ignore it).
+ * xdp:IF[:QUEUE] makes `mem` its AF_XDP UMEM: it takes rx buffers of at least
+ * 2048 bytes (chunk=4096: 4096), and sends only frames that lie in `mem`. */
 int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *mem, char *err);
 void lobo_port_close(struct lobo_port *port);
 /* Refresh and return link state, MAC and the rest (not for the fast path). */
@@ -127,6 +129,7 @@ struct lobo_pool {
 	uint32_t buf_size, count, free_count;
 	uint32_t *stack;
 	uint16_t *refs;
+	uint64_t double_frees; /* frees of a tag not allocated (refs already 0, or out of range): ignored */
 };
 
 int lobo_pool_init(struct lobo_pool *pool, struct lobo_mem *mem, size_t offset,

@@ -1,2 +1,108 @@
-/* PLACEHOLDER: being written. */
-#include "lobo.h"
+/* VFIO: container, group, device (Documentation/driver-api/vfio.rst, "VFIO
+ * Usage Example"), and DMA mapping of lobo_mem at IOVA == virtual address so
+ * that lobo_mem_dma() needs no table. */
+#include "pci.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vfio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+static int group_number(const char *bdf)
+{
+	char path[96], link[128];
+	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	ssize_t n = readlink(path, link, sizeof link - 1);
+	if (n <= 0)
+		return -1;
+	link[n] = 0;
+	return atoi(strrchr(link, '/') + 1);
+}
+
+int lobo_vfio_open(struct lobo_pci *pci, char *err)
+{
+	char path[32];
+	int group = group_number(pci->bdf);
+	snprintf(path, sizeof path, "/dev/vfio/%d", group);
+	pci->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	pci->group = open(path, O_RDWR | O_CLOEXEC);
+	if (pci->container < 0 || pci->group < 0) {
+		lobo_err(err, "pci: %s: cannot open %s: %s: load vfio-pci or add ?vfio=0 to run without an IOMMU",
+			 pci->bdf, pci->container < 0 ? "/dev/vfio/vfio" : path, strerror(errno));
+		return -errno;
+	}
+	struct vfio_group_status status = {.argsz = sizeof status};
+	if (ioctl(pci->container, VFIO_GET_API_VERSION) != VFIO_API_VERSION ||
+	    !ioctl(pci->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU) ||
+	    ioctl(pci->group, VFIO_GROUP_GET_STATUS, &status) ||
+	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+		lobo_err(err, "pci: %s: IOMMU group %d is not usable by VFIO: bind every device in it to vfio-pci",
+			 pci->bdf, group);
+		return -EINVAL;
+	}
+	if (ioctl(pci->group, VFIO_GROUP_SET_CONTAINER, &pci->container) ||
+	    ioctl(pci->container, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU) ||
+	    (pci->device_fd = ioctl(pci->group, VFIO_GROUP_GET_DEVICE_FD, pci->bdf)) < 0) {
+		lobo_err(err, "pci: %s: VFIO setup failed: %s", pci->bdf, strerror(errno));
+		return -errno;
+	}
+	size_t len;
+	bool mappable;
+	pci->config_fd = pci->device_fd;
+	return lobo_vfio_region(pci, VFIO_PCI_CONFIG_REGION_INDEX, &pci->config_off, &len, &mappable);
+}
+
+int lobo_vfio_region(const struct lobo_pci *pci, int index, off_t *off, size_t *len, bool *mappable)
+{
+	struct vfio_region_info info = {.argsz = sizeof info, .index = (uint32_t)index};
+	if (ioctl(pci->device_fd, VFIO_DEVICE_GET_REGION_INFO, &info))
+		return -errno;
+	*off = (off_t)info.offset;
+	*len = info.size;
+	*mappable = info.flags & VFIO_REGION_INFO_FLAG_MMAP;
+	return info.size ? 0 : -ENOENT;
+}
+
+int lobo_vfio_map(struct lobo_pci *pci, struct lobo_mem *mem, char *err)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof map,
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)mem->base,
+		.iova = (uintptr_t)mem->base,
+		.size = mem->len,
+	};
+	if (ioctl(pci->container, VFIO_IOMMU_MAP_DMA, &map)) {
+		lobo_err(err, "pci: %s: cannot map %zu bytes for DMA: %s: raise ulimit -l (locked memory)",
+			 pci->bdf, mem->len, strerror(errno));
+		return -errno;
+	}
+	mem->iommu_mapped++;
+	pci->mapped[pci->mapped[0] ? 1 : 0] = mem;
+	return 0;
+}
+
+void lobo_vfio_close(struct lobo_pci *pci)
+{
+	for (int i = 0; i < 2; i++) {
+		struct lobo_mem *mem = pci->mapped[i];
+		if (!mem)
+			continue;
+		struct vfio_iommu_type1_dma_unmap unmap = {
+			.argsz = sizeof unmap, .iova = (uintptr_t)mem->base, .size = mem->len};
+		ioctl(pci->container, VFIO_IOMMU_UNMAP_DMA, &unmap);
+		mem->iommu_mapped--;
+		pci->mapped[i] = NULL;
+	}
+	if (pci->device_fd >= 0)
+		close(pci->device_fd);
+	if (pci->group >= 0)
+		close(pci->group);
+	if (pci->container >= 0)
+		close(pci->container);
+	pci->device_fd = pci->group = pci->container = -1;
+}

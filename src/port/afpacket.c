@@ -1,14 +1,384 @@
-/* PLACEHOLDER: being written. */
+/* afpacket:IFNAME[?queues=N&rx_ring=N&tx_ring=N&fanout=ID] — a Linux interface
+ * through AF_PACKET sockets with mmap'ed TPACKET_V3 rings (packet(7),
+ * Documentation/networking/packet_mmap.rst). One socket per queue; with
+ * queues > 1 (or fanout=ID, to share with other processes) the sockets join
+ * one PACKET_FANOUT_HASH group, so each flow stays on one queue. The kernel
+ * interface forces a copy each way: rx_poll copies out of the receive blocks,
+ * tx_post into transmit slots; both are counted. */
 #include "port.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-static int afpacket_open(struct lobo_port **out, const char *arg, const char *params,
-		     struct lobo_mem *mem, char *err)
+/* A received packet waits in its block until the block fills or this timer
+ * retires it. At low rates the timer is the latency floor, at high rates
+ * blocks fill first and it costs nothing, so take the smallest the interface
+ * allows (tp_retire_blk_tov is in ms). Small blocks hand packets over sooner
+ * at middling rates; 32 KiB still holds ~300 minimum-size frames. */
+#define RETIRE_MS 1
+#define RX_BLOCK_MAX (32u << 10)
+#define RX_BUDGET_PER_SLOT 2048u   /* rx_ring=N buys N * 2 KiB of blocks */
+#define POLLS_PER_STATS 1024u      /* PACKET_STATISTICS is a syscall */
+#define TX_DATA_OFF TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) /* packet_mmap.rst, TX_RING */
+
+struct ring {
+	struct lobo_frame *slot;
+	uint32_t mask, head, tail; /* head: next to take out, tail: next free */
+};
+
+struct queue {
+	int fd;
+	uint8_t *map; /* rx blocks, then tx frames */
+	size_t map_len;
+	uint32_t rx_block, rx_left; /* block being read, packets left in it */
+	bool rx_open;
+	uint8_t *rx_pkt;
+	uint32_t tx_next, polls;
+	bool tx_unsent; /* the last kick failed: retry on reclaim */
+	struct ring posted, done;
+};
+
+struct afpacket_port {
+	struct lobo_port port;
+	uint32_t frame_size, rx_block_size, rx_blocks, tx_frames;
+	char ifname[IF_NAMESIZE];
+	struct queue q[LOBO_MAX_QUEUES];
+	struct lobo_frame slots[];
+};
+
+static uint16_t ring_put(struct ring *r, const struct lobo_frame *f, uint16_t n)
 {
-	(void)out, (void)arg, (void)params, (void)mem;
-	lobo_err(err, "afpacket: ports are not implemented yet");
-	return -ENOTSUP;
+	uint32_t room = r->mask + 1 - (r->tail - r->head);
+	if (n > room)
+		n = (uint16_t)room;
+	for (uint16_t i = 0; i < n; i++)
+		r->slot[(r->tail + i) & r->mask] = f[i];
+	r->tail += n;
+	return n;
 }
 
-const struct lobo_port_ops lobo_afpacket_ops = {.scheme = "afpacket", .open = afpacket_open};
+static uint16_t ring_take(struct ring *r, struct lobo_frame *f, uint16_t max)
+{
+	uint32_t have = r->tail - r->head;
+	uint16_t n = have < max ? (uint16_t)have : max;
+	for (uint16_t i = 0; i < n; i++)
+		f[i] = r->slot[(r->head + i) & r->mask];
+	r->head += n;
+	return n;
+}
+
+static void count_kernel_drops(struct queue *q, struct lobo_counters *c)
+{
+	struct tpacket_stats_v3 st; /* reading resets it, so each drop is added once */
+	socklen_t len = sizeof st;
+	if (!getsockopt(q->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len))
+		c->rx_dropped += st.tp_drops;
+}
+
+static uint16_t afp_rx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
+{
+	return ring_put(&((struct afpacket_port *)p)->q[q].posted, f, n);
+}
+
+/* The next received packet, handing finished blocks back to the kernel. A
+ * block is released one call late, after its last packet has been copied. */
+static struct tpacket3_hdr *rx_next(struct afpacket_port *ap, struct queue *q)
+{
+	struct tpacket_block_desc *b = (void *)(q->map + (size_t)q->rx_block * ap->rx_block_size);
+	if (!q->rx_left && q->rx_open) {
+		__atomic_store_n(&b->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+		q->rx_open = false;
+		q->rx_block = (q->rx_block + 1) % ap->rx_blocks;
+		b = (void *)(q->map + (size_t)q->rx_block * ap->rx_block_size);
+	}
+	if (!q->rx_open) {
+		if (!(__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+			return NULL;
+		q->rx_open = true;
+		q->rx_left = b->hdr.bh1.num_pkts;
+		q->rx_pkt = (uint8_t *)b + b->hdr.bh1.offset_to_first_pkt;
+	}
+	if (!q->rx_left)
+		return NULL;
+	struct tpacket3_hdr *h = (void *)q->rx_pkt;
+	q->rx_pkt += h->tp_next_offset;
+	q->rx_left--;
+	return h;
+}
+
+/* Copies h into buf, putting back the 802.1Q header the kernel moved into
+ * tp_vlan_tci (packet(7), PACKET_AUXDATA); returns the frame length or 0. */
+static uint32_t rx_copy(const struct tpacket3_hdr *h, const struct lobo_frame *buf, uint32_t max_frame)
+{
+	const uint8_t *src = (const uint8_t *)h + h->tp_mac;
+	bool vlan = h->tp_status & TP_STATUS_VLAN_VALID;
+	uint32_t len = h->tp_snaplen + (vlan ? 4 : 0);
+	if (h->tp_snaplen < h->tp_len || h->tp_snaplen < ETH_HLEN || len > buf->len || len > max_frame)
+		return 0;
+	if (!vlan) {
+		memcpy(buf->data, src, len);
+		return len;
+	}
+	uint16_t tag[2] = {htons(h->tp_status & TP_STATUS_VLAN_TPID_VALID ? h->hv1.tp_vlan_tpid : ETH_P_8021Q),
+			   htons(h->hv1.tp_vlan_tci)};
+	memcpy(buf->data, src, 2 * ETH_ALEN);
+	memcpy(buf->data + 2 * ETH_ALEN, tag, sizeof tag);
+	memcpy(buf->data + 2 * ETH_ALEN + 4, src + 2 * ETH_ALEN, h->tp_snaplen - 2 * ETH_ALEN);
+	return len;
+}
+
+static uint16_t afp_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame *f, uint16_t max)
+{
+	struct afpacket_port *ap = (struct afpacket_port *)p;
+	struct queue *q = &ap->q[qi];
+	struct lobo_counters *c = &p->counters[qi];
+	struct tpacket3_hdr *h;
+	uint16_t n = 0;
+	if (++q->polls % POLLS_PER_STATS == 0)
+		count_kernel_drops(q, c);
+	while (n < max && q->posted.head != q->posted.tail && (h = rx_next(ap, q))) {
+		const struct sockaddr_ll *sll = (const void *)((uint8_t *)h + TPACKET_ALIGN(sizeof *h));
+		if (sll->sll_pkttype == PACKET_OUTGOING) /* kernels without PACKET_IGNORE_OUTGOING */
+			continue;
+		struct lobo_frame *buf = &q->posted.slot[q->posted.head & q->posted.mask];
+		uint32_t len = rx_copy(h, buf, p->info.max_frame);
+		if (!len) {
+			c->rx_errors++;
+			continue;
+		}
+		q->posted.head++;
+		f[n] = (struct lobo_frame){.data = buf->data, .len = len, .tag = buf->tag};
+		n++;
+		c->rx_bytes += len;
+	}
+	c->rx_packets += n;
+	c->copies += n;
+	return n;
+}
+
+static bool tx_frame_ok(const struct afpacket_port *ap, const struct lobo_frame *f)
+{
+	uint32_t max = ap->port.info.max_frame; /* MTU + 14 + 4 */
+	if (f->len < ETH_HLEN || f->len > max || f->len > ap->frame_size - TX_DATA_OFF)
+		return false;
+	/* the kernel takes the extra 4 bytes only for an 802.1Q tag (packet_extra_vlan_len_allowed) */
+	return f->len <= max - 4 || (f->data[12] == 0x81 && f->data[13] == 0x00);
+}
+
+static void tx_kick(struct queue *q)
+{
+	q->tx_unsent = send(q->fd, NULL, 0, MSG_DONTWAIT) < 0;
+}
+
+static uint16_t afp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
+{
+	struct afpacket_port *ap = (struct afpacket_port *)p;
+	struct queue *q = &ap->q[qi];
+	struct lobo_counters *c = &p->counters[qi];
+	uint32_t room = q->done.mask + 1 - (q->done.tail - q->done.head);
+	uint16_t taken = 0, queued = 0;
+	uint8_t *tx = q->map + (size_t)ap->rx_blocks * ap->rx_block_size;
+	for (; taken < n && taken < room; taken++) {
+		if (!tx_frame_ok(ap, &f[taken])) {
+			c->tx_errors++;
+			continue;
+		}
+		struct tpacket3_hdr *h = (void *)(tx + (size_t)q->tx_next * ap->frame_size);
+		if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) != TP_STATUS_AVAILABLE)
+			break; /* ring full: the kernel has not sent this slot yet */
+		memcpy((uint8_t *)h + TX_DATA_OFF, f[taken].data, f[taken].len);
+		h->tp_len = h->tp_snaplen = f[taken].len;
+		h->tp_next_offset = 0;
+		__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+		q->tx_next = (q->tx_next + 1) & (ap->tx_frames - 1);
+		queued++;
+		c->tx_bytes += f[taken].len;
+	}
+	ring_put(&q->done, f, taken);
+	c->tx_packets += queued;
+	c->copies += queued;
+	if (queued)
+		tx_kick(q);
+	return taken;
+}
+
+/* The frames were copied into the ring, so buffers come back at once. */
+static uint16_t afp_tx_reclaim(struct lobo_port *p, uint16_t qi, struct lobo_frame *f, uint16_t max)
+{
+	struct queue *q = &((struct afpacket_port *)p)->q[qi];
+	if (q->tx_unsent)
+		tx_kick(q);
+	return ring_take(&q->done, f, max);
+}
+
+static void afp_refresh_info(struct lobo_port *p)
+{
+	struct afpacket_port *ap = (struct afpacket_port *)p;
+	struct ifreq ifr = {0};
+	memcpy(ifr.ifr_name, ap->ifname, sizeof ap->ifname);
+	if (!ioctl(ap->q[0].fd, SIOCGIFHWADDR, &ifr))
+		memcpy(p->info.mac, ifr.ifr_hwaddr.sa_data, 6);
+	if (!ioctl(ap->q[0].fd, SIOCGIFFLAGS, &ifr))
+		p->info.link_up = ifr.ifr_flags & IFF_RUNNING;
+	if (!ioctl(ap->q[0].fd, SIOCGIFMTU, &ifr))
+		p->info.max_frame = (uint32_t)ifr.ifr_mtu + ETH_HLEN + 4;
+	for (uint16_t q = 0; q < p->info.queues; q++)
+		count_kernel_drops(&ap->q[q], &p->counters[q]);
+}
+
+static void afp_close(struct lobo_port *p)
+{
+	struct afpacket_port *ap = (struct afpacket_port *)p;
+	for (uint16_t q = 0; q < p->info.queues; q++) {
+		if (ap->q[q].map)
+			munmap(ap->q[q].map, ap->q[q].map_len);
+		if (ap->q[q].fd >= 0)
+			close(ap->q[q].fd);
+	}
+	free(ap);
+}
+
+/* Ring geometry from the MTU and rx_ring/tx_ring (packet_mmap.rst: blocks are
+ * whole pages, frames never cross blocks). */
+static void size_rings(struct afpacket_port *ap)
+{
+	struct lobo_port_info *info = &ap->port.info;
+	for (ap->frame_size = 2048; ap->frame_size < info->max_frame + 128;) /* + tpacket3_hdr, sockaddr_ll */
+		ap->frame_size <<= 1;
+	uint32_t bytes = (uint32_t)info->rx_ring * RX_BUDGET_PER_SLOT;
+	uint32_t block = bytes / 8 < 4096 ? 4096 : bytes / 8 > RX_BLOCK_MAX ? RX_BLOCK_MAX : bytes / 8;
+	ap->rx_block_size = block < ap->frame_size ? ap->frame_size : block;
+	ap->rx_blocks = bytes / ap->rx_block_size < 4 ? 4 : bytes / ap->rx_block_size;
+	ap->tx_frames = info->tx_ring;
+}
+
+static int sys_fail(char *err, const char *what, const char *ifname, const char *fix)
+{
+	int e = errno;
+	lobo_err(err, "afpacket: cannot %s '%s': %s: %s", what, ifname, strerror(e), fix);
+	return -e;
+}
+
+static int queue_open(struct afpacket_port *ap, struct queue *q, int ifindex, int *fanout, char *err)
+{
+	uint32_t tx_block = ap->frame_size < 4096 ? 4096 : ap->frame_size;
+	struct tpacket_req3 rx = {.tp_block_size = ap->rx_block_size, .tp_block_nr = ap->rx_blocks,
+		.tp_frame_size = ap->frame_size, .tp_retire_blk_tov = RETIRE_MS,
+		.tp_frame_nr = ap->rx_blocks * (ap->rx_block_size / ap->frame_size)};
+	struct tpacket_req3 tx = {.tp_block_size = tx_block, .tp_frame_size = ap->frame_size,
+		.tp_block_nr = ap->tx_frames / (tx_block / ap->frame_size), .tp_frame_nr = ap->tx_frames};
+	int v3 = TPACKET_V3, one = 1;
+	/* PACKET_LOSS: a frame the kernel rejects must not wedge the tx ring
+	 * (without it the ring stops at TP_STATUS_WRONG_FORMAT); tx_frame_ok
+	 * rejects such frames first, so none are lost silently. */
+	if (setsockopt(q->fd, SOL_PACKET, PACKET_VERSION, &v3, sizeof v3) ||
+	    setsockopt(q->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) ||
+	    setsockopt(q->fd, SOL_PACKET, PACKET_LOSS, &one, sizeof one) ||
+	    setsockopt(q->fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof rx) ||
+	    setsockopt(q->fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof tx))
+		return sys_fail(err, "set up rings on", ap->ifname, "try smaller rx_ring=/tx_ring=");
+	(void)setsockopt(q->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one); /* Linux 4.20+ */
+	q->map_len = (size_t)ap->rx_blocks * ap->rx_block_size + (size_t)ap->tx_frames * ap->frame_size;
+	void *map = mmap(NULL, q->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, q->fd, 0);
+	if (map == MAP_FAILED)
+		return sys_fail(err, "map the rings of", ap->ifname, "try smaller rx_ring=/tx_ring=");
+	q->map = map;
+	/* Between bind and joining the group a socket would get every frame
+	 * itself while the group gets them too: it drops them all until it has joined. */
+	struct sock_filter drop_all = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog prog = {.len = 1, .filter = &drop_all};
+	if (*fanout >= 0 && setsockopt(q->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog))
+		return sys_fail(err, "filter", ap->ifname, "check the kernel has CONFIG_BPF");
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = ifindex};
+	if (bind(q->fd, (struct sockaddr *)&sll, sizeof sll))
+		return sys_fail(err, "bind to", ap->ifname, "check `ip link`");
+	if (*fanout < 0)
+		return 0;
+	/* The first socket asks the kernel for an unused group id, unless given one. */
+	int arg = *fanout | PACKET_FANOUT_HASH << 16 | (*fanout ? 0 : PACKET_FANOUT_FLAG_UNIQUEID << 16);
+	socklen_t len = sizeof arg;
+	if (setsockopt(q->fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) ||
+	    getsockopt(q->fd, SOL_PACKET, PACKET_FANOUT, &arg, &len) ||
+	    setsockopt(q->fd, SOL_SOCKET, SO_DETACH_FILTER, &len, sizeof len))
+		return sys_fail(err, "join a fanout group on", ap->ifname,
+				"bring the interface up (`ip link set IF up`) or pick another fanout=ID");
+	*fanout = arg & 0xffff;
+	return 0;
+}
+
+static int afp_open(struct lobo_port **out, const char *arg, const char *params,
+		    struct lobo_mem *mem, char *err)
+{
+	static const char *const known[] = {"queues", "rx_ring", "tx_ring", "fanout", NULL};
+	struct lobo_port_info info = {0};
+	(void)mem; /* frames are copied, so any memory will do */
+	int rc = lobo_params_check(params, "afpacket", known, err);
+	if (!rc)
+		rc = lobo_params_rings(params, &info, 1024, err);
+	if (rc)
+		return rc;
+	long fanout = lobo_param_long(params, "fanout", 0);
+	int ifindex = (int)if_nametoindex(arg);
+	if (fanout < 0 || fanout > 0xffff) {
+		lobo_err(err, "afpacket: fanout=ID takes a group number from 1 to 65535");
+		return -EINVAL;
+	}
+	if (!ifindex || strlen(arg) >= IF_NAMESIZE) {
+		lobo_err(err, "afpacket: no interface '%s': check `ip link`", arg);
+		return -ENODEV;
+	}
+	size_t slots = (size_t)info.queues * (info.rx_ring + info.tx_ring);
+	struct afpacket_port *ap = calloc(1, sizeof *ap + slots * sizeof ap->slots[0]);
+	if (!ap) {
+		lobo_err(err, "afpacket: out of memory");
+		return -ENOMEM;
+	}
+	ap->port.info = info;
+	memcpy(ap->ifname, arg, strlen(arg) + 1);
+	struct lobo_frame *s = ap->slots;
+	for (uint16_t q = 0; q < info.queues; q++, s += info.rx_ring + info.tx_ring) {
+		ap->q[q] = (struct queue){.fd = -1, .posted = {.slot = s, .mask = info.rx_ring - 1u},
+			.done = {.slot = s + info.rx_ring, .mask = info.tx_ring - 1u}};
+	}
+	int fanout_id = fanout ? (int)fanout : info.queues > 1 ? 0 : -1; /* 0: kernel picks */
+	for (uint16_t q = 0; q < info.queues && !rc; q++) {
+		/* protocol 0 receives nothing until bind names the interface */
+		ap->q[q].fd = socket(AF_PACKET, SOCK_RAW, 0);
+		if (ap->q[q].fd < 0) {
+			rc = sys_fail(err, "open a packet socket for", arg, "run as root or grant CAP_NET_RAW");
+			break;
+		}
+		if (q == 0) {
+			afp_refresh_info(&ap->port);
+			size_rings(ap);
+		}
+		rc = queue_open(ap, &ap->q[q], ifindex, &fanout_id, err);
+	}
+	if (rc) {
+		afp_close(&ap->port);
+		return rc;
+	}
+	snprintf(ap->port.info.mode, sizeof ap->port.info.mode, "copy, tpacket_v3%s", fanout_id >= 0 ? ", fanout" : "");
+	*out = &ap->port;
+	return 0;
+}
+
+const struct lobo_port_ops lobo_afpacket_ops = {
+	.scheme = "afpacket",
+	.open = afp_open,
+	.close = afp_close,
+	.refresh_info = afp_refresh_info,
+	.rx_post = afp_rx_post,
+	.rx_poll = afp_rx_poll,
+	.tx_post = afp_tx_post,
+	.tx_reclaim = afp_tx_reclaim,
+};

@@ -1,14 +1,511 @@
-/* PLACEHOLDER: being written. */
+/* xdp: AF_XDP sockets, one per queue. The kernel keeps the interface and its
+ * control plane; lobo gets the data path. The caller's lobo_mem is the UMEM
+ * (Documentation/networking/af_xdp.rst), registered in unaligned-chunk mode so
+ * that any buffer of the caller's, at any offset, can be posted or sent: a
+ * frame received here leaves through any port sharing the memory, uncopied.
+ * Rings and sockets come from libxdp's xsk.h; the XDP program that steers
+ * frames to them (xdp_steer.bpf.c) is attached through libxdp: into its
+ * multiprog dispatcher where the kernel allows, else alone (libxdp's fallback,
+ * which this 6.18 kernel takes: its dispatcher compatibility check fails). */
 #include "port.h"
 
 #include <errno.h>
+#include <linux/ethtool.h>
+#include <linux/if_xdp.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <xdp/libxdp.h>
+#include <xdp/xsk.h>
 
-static int xdp_open(struct lobo_port **out, const char *arg, const char *params,
-		     struct lobo_mem *mem, char *err)
+#include "xdp_steer.h"
+
+static const unsigned char steer_obj[] = {
+#include "xdp_steer_obj.h"
+};
+#define PROG_NAME "lobo_xsk"
+#define STATS_EVERY 1024 /* rx_polls between reads of XDP_STATISTICS */
+
+struct tx_slot {
+	uint64_t addr, tag;
+};
+
+struct xdp_queue {
+	struct xsk_socket *xsk;
+	struct xsk_ring_prod fill, tx;
+	struct xsk_ring_cons comp, rx;
+	struct tx_slot *sent;    /* frames handed to the kernel, in post order */
+	uint32_t sent_head, sent_tail, polls;
+	uint64_t rejected;       /* tx frames outside the UMEM or too long */
+};
+
+struct xdp_port {
+	struct lobo_port port;
+	struct lobo_mem *mem;
+	struct xsk_umem *umem;
+	struct bpf_object *obj;
+	struct xdp_program *prog;
+	enum xdp_attach_mode mode;
+	int ifindex;
+	uint16_t first_queue;
+	uint32_t chunk;          /* bytes the kernel may write into one rx buffer */
+	bool zerocopy;
+	char ifname[IF_NAMESIZE];
+	struct xdp_queue q[LOBO_MAX_QUEUES];
+	uint64_t *rx_tag;        /* tag of the buffer posted at UMEM offset o, at o / chunk */
+};
+
+/* ------------------------------------------------------------- data path */
+
+static uint16_t xdp_rx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
 {
-	(void)out, (void)arg, (void)params, (void)mem;
-	lobo_err(err, "xdp: ports are not implemented yet");
-	return -ENOTSUP;
+	struct xdp_port *xp = (struct xdp_port *)p;
+	struct xdp_queue *q = &xp->q[qi];
+	uint16_t ok = 0;
+	uint32_t idx;
+	/* A buffer must lie in the UMEM and hold a whole chunk: the kernel writes
+	 * up to chunk bytes from its start (XDP_PACKET_HEADROOM, then the frame). */
+	while (ok < n && f[ok].data >= xp->mem->base && f[ok].len >= xp->chunk &&
+	       (size_t)(f[ok].data - xp->mem->base) + xp->chunk <= xp->mem->len)
+		ok++;
+	uint32_t room = xsk_prod_nb_free(&q->fill, ok);
+	ok = (uint16_t)xsk_ring_prod__reserve(&q->fill, ok < room ? ok : room, &idx);
+	for (uint16_t i = 0; i < ok; i++) {
+		uint64_t addr = (uint64_t)(f[i].data - xp->mem->base);
+		xp->rx_tag[addr / xp->chunk] = f[i].tag;
+		*xsk_ring_prod__fill_addr(&q->fill, idx + i) = addr;
+	}
+	xsk_ring_prod__submit(&q->fill, ok);
+	return ok;
 }
 
-const struct lobo_port_ops lobo_xdp_ops = {.scheme = "xdp", .open = xdp_open};
+static void read_kernel_stats(struct xdp_port *xp, uint16_t qi)
+{
+	struct xdp_statistics st;
+	socklen_t len = sizeof st;
+	struct lobo_counters *c = &xp->port.counters[qi];
+	if (getsockopt(xsk_socket__fd(xp->q[qi].xsk), SOL_XDP, XDP_STATISTICS, &st, &len))
+		return;
+	/* Copy mode counts a frame that found the fill ring empty twice, in
+	 * rx_dropped and rx_fill_ring_empty_descs (__xsk_rcv, 6.18); zero-copy
+	 * drivers drop it without touching rx_dropped. */
+	c->rx_dropped = st.rx_dropped + st.rx_ring_full + (xp->zerocopy ? st.rx_fill_ring_empty_descs : 0);
+	c->tx_errors = st.tx_invalid_descs + xp->q[qi].rejected;
+}
+
+static uint16_t xdp_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame *f, uint16_t max)
+{
+	struct xdp_port *xp = (struct xdp_port *)p;
+	struct xdp_queue *q = &xp->q[qi];
+	uint32_t idx;
+	uint64_t bytes = 0;
+	uint16_t n = (uint16_t)xsk_ring_cons__peek(&q->rx, max, &idx);
+	for (uint16_t i = 0; i < n; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, idx + i);
+		uint64_t start = xsk_umem__extract_addr(d->addr);
+		f[i] = (struct lobo_frame){.data = xp->mem->base + xsk_umem__add_offset_to_addr(d->addr),
+					   .len = d->len, .tag = xp->rx_tag[start / xp->chunk]};
+		bytes += d->len;
+	}
+	xsk_ring_cons__release(&q->rx, n);
+	p->counters[qi].rx_packets += n;
+	p->counters[qi].rx_bytes += bytes;
+	/* Zero-copy drivers sleep when the fill ring ran dry and ask to be woken
+	 * (XDP_USE_NEED_WAKEUP, af_xdp.rst); copy mode never asks. */
+	if (!n && xsk_ring_prod__needs_wakeup(&q->fill))
+		recvfrom(xsk_socket__fd(q->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
+	if (++q->polls % STATS_EVERY == 0)
+		read_kernel_stats(xp, qi);
+	return n;
+}
+
+/* Frames must lie inside the UMEM: the kernel only reads from it. tx_post
+ * stops at the first frame that does not (or is longer than a chunk), counts
+ * it in tx_errors and leaves it with the caller, which copies or drops it. */
+static uint16_t xdp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
+{
+	struct xdp_port *xp = (struct xdp_port *)p;
+	struct xdp_queue *q = &xp->q[qi];
+	uint32_t room = xp->port.info.tx_ring - (q->sent_tail - q->sent_head), idx;
+	uint16_t ok = 0;
+	uint64_t bytes = 0;
+	while (ok < n && ok < room && f[ok].data >= xp->mem->base && f[ok].len && f[ok].len <= xp->chunk &&
+	       (size_t)(f[ok].data - xp->mem->base) + f[ok].len <= xp->mem->len)
+		ok++;
+	if (ok < n && ok < room)
+		q->rejected++;
+	ok = (uint16_t)xsk_ring_prod__reserve(&q->tx, ok, &idx); /* room <= free tx ring */
+	for (uint16_t i = 0; i < ok; i++) {
+		uint64_t addr = (uint64_t)(f[i].data - xp->mem->base);
+		*xsk_ring_prod__tx_desc(&q->tx, idx + i) = (struct xdp_desc){.addr = addr, .len = f[i].len};
+		q->sent[q->sent_tail++ & (xp->port.info.tx_ring - 1u)] = (struct tx_slot){addr, f[i].tag};
+		bytes += f[i].len;
+	}
+	xsk_ring_prod__submit(&q->tx, ok);
+	/* Copy mode always wants the kick; zero-copy only when the driver slept. */
+	if (ok && xsk_ring_prod__needs_wakeup(&q->tx))
+		sendto(xsk_socket__fd(q->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+	p->counters[qi].tx_packets += ok;
+	p->counters[qi].tx_bytes += bytes;
+	return ok;
+}
+
+static uint16_t xdp_tx_reclaim(struct lobo_port *p, uint16_t qi, struct lobo_frame *f, uint16_t max)
+{
+	struct xdp_port *xp = (struct xdp_port *)p;
+	struct xdp_queue *q = &xp->q[qi];
+	uint32_t mask = xp->port.info.tx_ring - 1u, idx;
+	uint16_t n = (uint16_t)xsk_ring_cons__peek(&q->comp, max, &idx);
+	for (uint16_t i = 0; i < n; i++) {
+		uint64_t addr = *xsk_ring_cons__comp_addr(&q->comp, idx + i);
+		struct tx_slot *head = &q->sent[q->sent_head & mask];
+		/* Completions come in post order in practice; af_xdp.rst does not
+		 * promise it, so find an out-of-order one and swap it to the head. */
+		for (uint32_t j = q->sent_head + 1; head->addr != addr && j != q->sent_tail; j++) {
+			struct tx_slot *s = &q->sent[j & mask], t = *s;
+			if (t.addr == addr)
+				*s = *head, *head = t;
+		}
+		f[i] = (struct lobo_frame){.data = xp->mem->base + head->addr, .tag = head->tag};
+		q->sent_head++;
+	}
+	xsk_ring_cons__release(&q->comp, n);
+	/* Copy mode sends at most a batch per kick (xsk_generic_xmit), so kick
+	 * again while the kernel has left descriptors in the tx ring. */
+	if (xsk_ring_prod__needs_wakeup(&q->tx) && __atomic_load_n(q->tx.consumer, __ATOMIC_RELAXED) != q->tx.cached_prod)
+		sendto(xsk_socket__fd(q->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+	return n;
+}
+
+/* ------------------------------------------------------ open and close */
+
+static int silent(enum libxdp_print_level l, const char *fmt, va_list ap)
+{
+	(void)l, (void)fmt, (void)ap;
+	return 0;
+}
+
+static int silent_bpf(enum libbpf_print_level l, const char *fmt, va_list ap)
+{
+	(void)l, (void)fmt, (void)ap;
+	return 0;
+}
+
+/* The pid recorded in an attached lobo program's lobo_config map, or 0. */
+static uint32_t program_owner(struct xdp_program *prog)
+{
+	uint32_t ids[8], owner = 0, zero = 0;
+	struct bpf_prog_info info = {.nr_map_ids = 8, .map_ids = (uint64_t)(uintptr_t)ids};
+	uint32_t len = sizeof info;
+	if (bpf_obj_get_info_by_fd(xdp_program__fd(prog), &info, &len))
+		return 0;
+	for (uint32_t i = 0; i < info.nr_map_ids && i < 8; i++) {
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+		struct bpf_map_info mi = {0};
+		uint32_t mlen = sizeof mi;
+		struct lobo_xdp_config cfg;
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &mi, &mlen) && !strcmp(mi.name, "lobo_config") &&
+		    !bpf_map_lookup_elem(fd, &zero, &cfg))
+			owner = cfg.owner;
+		if (fd >= 0)
+			close(fd);
+	}
+	return owner;
+}
+
+/* libxdp attaches through netlink, not a bpf_link, so a lobo killed by SIGKILL
+ * leaves its program behind: find it by name, check its owner is gone, and
+ * detach it. Any other program outside libxdp's dispatcher blocks us. */
+static int remove_stale_program(struct xdp_port *xp, char *err)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(xp->ifindex);
+	if (libxdp_get_error(mp))
+		return 0; /* nothing attached */
+	bool legacy = xdp_multiprog__is_legacy(mp);
+	int rc = 0;
+	struct xdp_program *p = legacy ? xdp_multiprog__main_prog(mp) : xdp_multiprog__next_prog(NULL, mp);
+	for (; p && !rc; p = legacy ? NULL : xdp_multiprog__next_prog(p, mp)) {
+		bool ours = !strcmp(xdp_program__name(p), PROG_NAME);
+		uint32_t owner = ours ? program_owner(p) : 0;
+		if (!ours && legacy) {
+			lobo_err(err, "xdp: %s already has XDP program '%s' (id %u) attached by someone else: "
+				 "remove it with 'ip link set dev %s xdp off' if it is not needed",
+				 xp->ifname, xdp_program__name(p), xdp_program__id(p), xp->ifname);
+			rc = -EBUSY;
+		} else if (!ours) {
+			continue; /* another program in libxdp's dispatcher: we run beside it */
+		} else if (owner && (!kill((pid_t)owner, 0) || errno != ESRCH)) {
+			lobo_err(err, "xdp: %s is in use by lobo process %u: stop it first "
+				 "(one process opens an interface once; use ?queues=N for several queues)",
+				 xp->ifname, owner);
+			rc = -EBUSY;
+		} else {
+			rc = legacy ? xdp_multiprog__detach(mp)
+				    : xdp_program__detach(p, xp->ifindex, xdp_multiprog__attach_mode(mp), 0);
+			if (rc)
+				lobo_err(err, "xdp: cannot remove the program a dead lobo left on %s: %s",
+					 xp->ifname, strerror(-rc));
+		}
+	}
+	xdp_multiprog__close(mp);
+	return rc;
+}
+
+static int attach_program(struct xdp_port *xp, const char *want, uint32_t kernel, char *err)
+{
+	xp->obj = bpf_object__open_mem(steer_obj, sizeof steer_obj, NULL);
+	xp->prog = libbpf_get_error(xp->obj) ? NULL : xdp_program__from_bpf_obj(xp->obj, "xdp");
+	if (libbpf_get_error(xp->obj) || libxdp_get_error(xp->prog)) {
+		xp->prog = NULL;
+		lobo_err(err, "xdp: cannot open lobo's embedded XDP program: libbpf %s is too old? (need 1.0 or later)", libbpf_version_string());
+		return -EINVAL;
+	}
+	xp->mode = strcmp(want, "generic") ? XDP_MODE_NATIVE : XDP_MODE_SKB;
+	int rc = xdp_program__attach(xp->prog, xp->ifindex, xp->mode, 0);
+	if (rc && !want[0]) { /* the driver lacks native XDP: fall back to generic */
+		xp->mode = XDP_MODE_SKB;
+		rc = xdp_program__attach(xp->prog, xp->ifindex, xp->mode, 0);
+	}
+	if (rc) {
+		char why[128];
+		libxdp_strerror(rc, why, sizeof why);
+		if (rc == -EPERM || geteuid() != 0) /* libxdp turns EPERM into others */
+			lobo_err(err, "xdp: no permission to load BPF programs on %s: run as root (CAP_BPF, CAP_NET_ADMIN)", xp->ifname);
+		else
+			lobo_err(err, "xdp: cannot attach the XDP program to %s in %s mode: %s (try ?mode=generic)",
+				 xp->ifname, xp->mode == XDP_MODE_NATIVE ? "native" : "generic", why);
+		xdp_program__close(xp->prog);
+		xp->prog = NULL;
+		return rc;
+	}
+	struct lobo_xdp_config cfg = {.owner = (uint32_t)getpid(), .kernel = kernel};
+	uint32_t zero = 0;
+	rc = bpf_map_update_elem(bpf_object__find_map_fd_by_name(xp->obj, "lobo_config"), &zero, &cfg, 0);
+	if (rc)
+		lobo_err(err, "xdp: cannot configure the XDP program on %s: %s", xp->ifname, strerror(-rc));
+	return rc;
+}
+
+/* Receive queues of the interface (ETHTOOL_GCHANNELS), or 0 if it won't say. */
+static long rx_queue_count(const char *ifname)
+{
+	struct ethtool_channels ch = {.cmd = ETHTOOL_GCHANNELS};
+	struct ifreq ifr = {.ifr_data = (void *)&ch};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+	long n = fd >= 0 && !ioctl(fd, SIOCETHTOOL, &ifr) ? (long)(ch.rx_count + ch.combined_count) : 0;
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
+static int open_sockets(struct xdp_port *xp, char *err)
+{
+	struct lobo_port_info *info = &xp->port.info;
+	struct xsk_umem_config ucfg = {.fill_size = info->rx_ring, .comp_size = info->tx_ring,
+				       .frame_size = xp->chunk, .flags = XDP_UMEM_UNALIGNED_CHUNK_FLAG};
+	int rc = xsk_umem__create(&xp->umem, xp->mem->base, xp->mem->len, &xp->q[0].fill, &xp->q[0].comp, &ucfg);
+	if (rc) {
+		lobo_err(err, "xdp: cannot register %zu bytes of memory as UMEM: %s%s", xp->mem->len, strerror(-rc),
+			 rc == -EPERM ? " (run as root)" : rc == -ENOMEM ? " (raise RLIMIT_MEMLOCK or run as root)" : "");
+		return rc;
+	}
+	/* No XDP_ZEROCOPY/XDP_COPY flag: the kernel tries zero-copy and falls
+	 * back to copy by itself (xp_assign_dev); XDP_OPTIONS tells which. */
+	struct xsk_socket_config scfg = {.rx_size = info->rx_ring, .tx_size = info->tx_ring,
+					 .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+					 .bind_flags = XDP_USE_NEED_WAKEUP | (xp->mode == XDP_MODE_SKB ? XDP_COPY : 0)};
+	int map = bpf_object__find_map_fd_by_name(xp->obj, "lobo_xsks");
+	for (uint16_t i = 0; i < info->queues; i++) {
+		struct xdp_queue *q = &xp->q[i];
+		unsigned queue = xp->first_queue + i;
+		/* A just-closed socket frees its queue from a workqueue (xsk_release,
+		 * xp_release_deferred), so a quick reopen sees EBUSY for a moment. */
+		for (int tries = 0; tries < 100; tries++) {
+			rc = xsk_socket__create_shared(&q->xsk, xp->ifname, queue, xp->umem, &q->rx, &q->tx,
+						       &q->fill, &q->comp, &scfg);
+			if (rc != -EBUSY)
+				break;
+			usleep(10000);
+		}
+		if (!rc)
+			rc = xsk_socket__update_xskmap(q->xsk, map);
+		if (rc) {
+			lobo_err(err, "xdp: cannot bind an AF_XDP socket to %s queue %u: %s", xp->ifname, queue,
+				 rc == -EINVAL ? "queue out of range? (see ethtool -l)"
+				 : rc == -EBUSY ? "another AF_XDP socket holds that queue" : strerror(-rc));
+			return rc;
+		}
+	}
+	struct xdp_options opt = {0};
+	socklen_t len = sizeof opt;
+	getsockopt(xsk_socket__fd(xp->q[0].xsk), SOL_XDP, XDP_OPTIONS, &opt, &len);
+	xp->zerocopy = opt.flags & XDP_OPTIONS_ZEROCOPY;
+	snprintf(info->mode, sizeof info->mode, "%s %s", xp->zerocopy ? "zero-copy" : "copy",
+		 xp->mode == XDP_MODE_NATIVE ? "native" : "generic");
+	return 0;
+}
+
+static void xdp_close(struct lobo_port *p)
+{
+	struct xdp_port *xp = (struct xdp_port *)p;
+	for (uint16_t i = 0; i < LOBO_MAX_QUEUES; i++) {
+		xsk_socket__delete(xp->q[i].xsk);
+		free(xp->q[i].sent);
+	}
+	xsk_umem__delete(xp->umem);
+	if (xp->prog) {
+		xdp_program__detach(xp->prog, xp->ifindex, xp->mode, 0);
+		xdp_program__close(xp->prog);
+	}
+	bpf_object__close(xp->obj);
+	free(xp->rx_tag);
+	free(xp);
+}
+
+static void xdp_refresh_info(struct lobo_port *p)
+{
+	struct xdp_port *xp = (struct xdp_port *)p;
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", xp->ifname);
+	if (fd >= 0 && !ioctl(fd, SIOCGIFHWADDR, &ifr))
+		memcpy(p->info.mac, ifr.ifr_hwaddr.sa_data, 6);
+	if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr))
+		p->info.link_up = (ifr.ifr_flags & IFF_RUNNING) != 0;
+	if (fd >= 0 && !ioctl(fd, SIOCGIFMTU, &ifr))
+		p->info.max_frame = (uint32_t)ifr.ifr_mtu + 14 < xp->chunk - XDP_PACKET_HEADROOM
+					    ? (uint32_t)ifr.ifr_mtu + 14 : xp->chunk - XDP_PACKET_HEADROOM;
+	if (fd >= 0)
+		close(fd);
+	for (uint16_t i = 0; i < p->info.queues; i++)
+		read_kernel_stats(xp, i);
+}
+
+/* "arp,icmp" -> LOBO_XDP_KERNEL_* bits; -1 on an unknown kind. */
+static long kernel_kinds(const char *list)
+{
+	long bits = 0;
+	for (const char *s = list; *s; s += *s == ',') {
+		size_t len = strcspn(s, ",");
+		if (len == 3 && !strncmp(s, "arp", 3))
+			bits |= LOBO_XDP_KERNEL_ARP;
+		else if (len == 4 && !strncmp(s, "icmp", 4))
+			bits |= LOBO_XDP_KERNEL_ICMP;
+		else
+			return -1;
+		s += len;
+	}
+	return bits;
+}
+
+static int parse(struct xdp_port *xp, const char *arg, const char *params, char *mode, long *kernel, char *err)
+{
+	static const char *const known[] = {"queues", "rx_ring", "tx_ring", "kernel", "mode", "chunk", NULL};
+	char kinds[64], *end;
+	int rc = lobo_params_check(params, "xdp", known, err);
+	if (!rc)
+		rc = lobo_params_rings(params, &xp->port.info, 2048, err);
+	if (rc)
+		return rc;
+	const char *colon = strchr(arg, ':');
+	size_t len = colon ? (size_t)(colon - arg) : strlen(arg);
+	long queue = colon ? strtol(colon + 1, &end, 10) : 0;
+	if (!len || len >= IF_NAMESIZE || (colon && (*end || queue < 0 || end == colon + 1))) {
+		lobo_err(err, "xdp: '%s' is not IFNAME[:QUEUE]: write e.g. xdp:eth0 or xdp:eth0:2", arg);
+		return -EINVAL;
+	}
+	memcpy(xp->ifname, arg, len);
+	xp->first_queue = (uint16_t)queue;
+	lobo_param_str(params, "kernel", kinds, sizeof kinds, "");
+	lobo_param_str(params, "mode", mode, 16, "");
+	long chunk = lobo_param_long(params, "chunk", 2048);
+	*kernel = kernel_kinds(kinds);
+	if (*kernel < 0 || (*mode && strcmp(mode, "native") && strcmp(mode, "generic")) ||
+	    (chunk != 2048 && chunk != 4096)) {
+		lobo_err(err, "xdp: bad option in '%s': kernel= takes arp,icmp; mode= native or generic; chunk= 2048 or 4096", params);
+		return -EINVAL;
+	}
+	xp->chunk = (uint32_t)chunk;
+	return 0;
+}
+
+static int xdp_open(struct lobo_port **out, const char *arg, const char *params,
+		    struct lobo_mem *mem, char *err)
+{
+	char mode[16];
+	long kernel;
+	struct xdp_port *xp = calloc(1, sizeof *xp);
+	if (!xp) {
+		lobo_err(err, "xdp: out of memory");
+		return -ENOMEM;
+	}
+	int rc = parse(xp, arg, params, mode, &kernel, err);
+	struct lobo_port_info *info = &xp->port.info;
+	if (rc)
+		goto fail;
+	rc = -EINVAL;
+	if (!mem || !mem->base || (uintptr_t)mem->base % (uintptr_t)sysconf(_SC_PAGESIZE) || mem->len < xp->chunk) {
+		lobo_err(err, "xdp: needs the caller's lobo_mem (page-aligned, from lobo_mem_alloc): frames live in it");
+		goto fail;
+	}
+	xp->mem = mem;
+	xp->ifindex = (int)if_nametoindex(xp->ifname);
+	if (!xp->ifindex) {
+		lobo_err(err, "xdp: no interface '%s' here: check the name and network namespace with 'ip link'", xp->ifname);
+		rc = -ENODEV;
+		goto fail;
+	}
+	long have = rx_queue_count(xp->ifname);
+	if (have > 0 && xp->first_queue + info->queues > have) {
+		lobo_err(err, "xdp: %s has queues 0..%ld, not %u..%u: lower QUEUE or queues= (ethtool -L changes them)",
+			 xp->ifname, have - 1, xp->first_queue, xp->first_queue + info->queues - 1);
+		goto fail;
+	}
+	if (xp->first_queue + info->queues > LOBO_XDP_MAX_QUEUE) {
+		lobo_err(err, "xdp: queue %u is beyond lobo's limit of %d", xp->first_queue + info->queues - 1, LOBO_XDP_MAX_QUEUE - 1);
+		goto fail;
+	}
+	xp->rx_tag = calloc(mem->len / xp->chunk, sizeof *xp->rx_tag);
+	for (uint16_t i = 0; i < info->queues && xp->rx_tag; i++)
+		if (!(xp->q[i].sent = calloc(info->tx_ring, sizeof *xp->q[i].sent)))
+			break;
+	if (!xp->rx_tag || !xp->q[info->queues - 1].sent) {
+		lobo_err(err, "xdp: out of memory");
+		rc = -ENOMEM;
+		goto fail;
+	}
+	libxdp_print_fn_t old_xdp = libxdp_set_print(silent); /* the library never prints */
+	libbpf_print_fn_t old_bpf = libbpf_set_print(silent_bpf);
+	rc = remove_stale_program(xp, err);
+	if (!rc)
+		rc = attach_program(xp, mode, (uint32_t)kernel, err);
+	if (!rc)
+		rc = open_sockets(xp, err);
+	libxdp_set_print(old_xdp);
+	libbpf_set_print(old_bpf);
+	if (rc)
+		goto fail;
+	xdp_refresh_info(&xp->port);
+	*out = &xp->port;
+	return 0;
+fail:
+	xdp_close(&xp->port);
+	return rc;
+}
+
+const struct lobo_port_ops lobo_xdp_ops = {
+	.scheme = "xdp",
+	.open = xdp_open,
+	.close = xdp_close,
+	.refresh_info = xdp_refresh_info,
+	.rx_post = xdp_rx_post,
+	.rx_poll = xdp_rx_poll,
+	.tx_post = xdp_tx_post,
+	.tx_reclaim = xdp_tx_reclaim,
+};

@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""Helpers for bench/run: parse each tool's output into one number, time
+start-up, and turn results.tsv into docs/BENCHMARKS.md and docs/bench/*.png."""
+import json, os, re, signal, socket, statistics, subprocess, sys, time
+
+# Goals from the issue, as lobo/peer: (comparison, workload or None for all) -> (op, bound).
+GOALS = {('null', None): ('>=', 1.5), ('afpacket', None): ('>=', 2), ('afxdp', None): ('>=', 1.2),
+         ('lab', None): ('>=', 1), ('startup', None): ('<=', 0.1), ('memory', 'total'): ('<=', 0.1)}
+SWEEPS = {'batch': ('batch size (frames per call)', 'lobo fwd null: null: --batch N vs testpmd io --burst=N'),
+          'size': ('frame size (bytes)', 'lobo blast afpacket: --size N vs testpmd txonly --txpkts=N')}
+
+
+def testpmd(nports):
+    """Sum over ports of the last 'show port stats all' (rate since the previous one)."""
+    text = sys.stdin.read()
+    rx = [int(v) for v in re.findall(r'Rx-pps:\s+(\d+)', text)]
+    tx = [int(v) for v in re.findall(r'Tx-pps:\s+(\d+)', text)]
+    n = int(nports)
+    if len(rx) >= 2 * n and len(tx) >= 2 * n:
+        print('%.4f %.4f' % (sum(rx[-n:]) / 1e6, sum(tx[-n:]) / 1e6))
+
+
+def lobo(field):
+    """Mpps of `field` summed over the ports of the --json summary (the last line).
+    Objects are read as pairs: two ports may share a name (fwd null: null:)."""
+    summary = None
+    for line in sys.stdin:
+        try:
+            obj = dict(json.loads(line, object_pairs_hook=list))
+        except (ValueError, TypeError):
+            continue
+        if obj.get('seconds'):
+            summary = obj
+    if summary:
+        ports = [dict(p[1] if isinstance(p, tuple) else p) for p in summary.get('ports', [])]  # {} or []
+        print('%.4f' % (sum(p.get(field, 0) for p in ports) / summary['seconds'] / 1e6))
+
+
+def xdpbench():
+    """Median of xdp-bench's per-interval 'rx/s' (the first interval is warm-up)."""
+    rates = [int(v.replace(',', '')) for v in re.findall(r'([\d,]+) rx/s', sys.stdin.read())]
+    if len(rates) > 1:
+        print('%.4f' % (statistics.median(rates[1:]) / 1e6))
+
+
+def startup(iface, *cmd):
+    """Milliseconds from spawning cmd to the first frame arriving on iface."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))  # ETH_P_ALL
+    sock.bind((iface, 0))
+    sock.settimeout(0.5)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    arrived = None
+    while arrived is None and time.monotonic() - t0 < 20 and proc.poll() is None:
+        try:
+            sock.recv(64)
+            arrived = time.monotonic()
+        except socket.timeout:
+            pass
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if arrived:
+        print('%.1f' % ((arrived - t0) * 1000))
+
+
+def goal(group, wl, peer):
+    if peer == 'kernel':  # the issue sets goals against the kernel for lab drivers only
+        return None
+    return GOALS.get((group, wl)) or (GOALS.get((group, None)) if group != 'memory' else None)
+
+
+def fmt(vals):
+    if not vals:
+        return '—'
+    return '%.3g (%.3g–%.3g)' % (statistics.median(vals), min(vals), max(vals))
+
+
+def plot(path, script, data):
+    """Runs gnuplot on data written next to the plot; drops a stale plot if there is no data."""
+    if os.path.exists(path):
+        os.remove(path)
+    if not data:
+        return None
+    dat = path[:-4] + '.dat'
+    with open(dat, 'w') as f:
+        f.write(data)
+    ok = subprocess.run(['gnuplot', '-e', "set terminal pngcairo size 800,450; set output '%s'; %s"
+                         % (path, script.replace('DATA', "'%s'" % dat))]).returncode == 0
+    os.remove(dat)
+    return os.path.basename(path) if ok and os.path.exists(path) else None
+
+
+def report(res_path, meta_path, docs):
+    res, order, skips, fails, cmds = {}, [], [], [], {}
+    for line in open(res_path):
+        f = line.rstrip('\n').split('\t')
+        if f[0] == 'result':
+            key = (f[1], f[2])
+            if key not in order:
+                order.append(key)
+            res.setdefault(key, {}).setdefault(f[3], []).append(float(f[4]))
+            res[key]['unit'] = f[5]
+        elif f[0] == 'skip':
+            skips.append(f[1])
+        elif f[0] == 'fail':
+            fails.append(f[1])
+        elif f[0] == 'cmd':  # a sweep shows the commands of its first point only
+            grp = f[1].split()[0]
+            if f[1] in cmds or grp not in SWEEPS or not any(k.split()[0] == grp for k in cmds):
+                cmds.setdefault(f[1], []).append((f[2], f[3]))
+    meta = [l.rstrip('\n').split('\t', 1) for l in open(meta_path)]
+    m = dict(meta)
+    os.makedirs(os.path.join(docs, 'bench'), exist_ok=True)
+
+    rows, bars = [], []
+    for group, wl in order:
+        if group in SWEEPS:
+            continue
+        r = res[(group, wl)]
+        for peer in [s for s in r if s not in ('lobo', 'unit')]:
+            lo, pe = r.get('lobo', []), r[peer]
+            ratio = statistics.median(lo) / statistics.median(pe) if lo and statistics.median(pe) else None
+            g, up = goal(group, wl, peer), r['unit'] == 'Mpps'
+            verdict = 'lobo not measured'
+            if ratio:  # "better": how many times better lobo is, whichever way the unit points
+                better = ratio if up else 1 / ratio
+                verdict = 'ahead' if better >= 1 else '**behind %s**' % peer
+                if g and better >= 1:
+                    verdict = 'meets goal' if better >= (g[1] if up else 1 / g[1]) else '**short of goal**'
+            rows.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+                group, wl, peer, fmt(lo), fmt(pe), r['unit'], '%.2f' % ratio if ratio else '—',
+                '%s %s' % (g[0].replace('>=', '≥').replace('<=', '≤'), g[1]) if g else '', verdict))
+            if ratio:  # plotted as "better", so up is always good for lobo
+                bars.append('"%s %s%s" %.4f %s\n' % (group, wl, '' if peer == 'testpmd' else ' vs ' + peer,
+                                                     better, (g[1] if up else 1 / g[1]) if g else 'NaN'))
+
+    top = 4 * max([float(b.split()[-2]) for b in bars] + [16])
+    pngs = [plot(os.path.join(docs, 'bench', 'workloads.png'),
+                 'set title "lobo vs peer by workload (times better; >1 = lobo ahead)"; set style data histogram;'
+                 'set style fill solid 0.8; set logscale y 2; set yrange [0.1:%g]; set xtics rotate by -30;'
+                 'set key left top; set grid y; set ylabel "times better than the peer"; plot DATA using 2:xtic(1) title "measured", "" using 3 title "goal"' % top, ''.join(bars))]
+    sweep_md = []
+    for name, (xlabel, what) in SWEEPS.items():
+        pts = [(int(wl), res[(g, wl)]) for g, wl in order if g == name]
+        if not pts:
+            plot(os.path.join(docs, 'bench', name + '.png'), '', '')  # removes last run's
+            continue
+        sweep_md += ['', '### Mpps by %s' % xlabel, '', what + '.', '',
+                     '| %s | lobo Mpps | testpmd Mpps | lobo/testpmd |' % xlabel, '|---:|---:|---:|---:|']
+        data = ''
+        for x, r in pts:
+            lo = statistics.median(r['lobo']) if r.get('lobo') else None
+            pe = statistics.median(r['testpmd']) if r.get('testpmd') else None
+            sweep_md.append('| %d | %s | %s | %s |' % (x, '%.3g' % lo if lo else '—', '%.3g' % pe if pe else '—',
+                                                        '%.2f' % (lo / pe) if lo and pe else '—'))
+            data += '%d %s %s\n' % (x, lo or 'NaN', pe or 'NaN')
+        pngs.append(plot(os.path.join(docs, 'bench', name + '.png'),
+                         'set title "Mpps by %s"; set xlabel "%s"; set ylabel "Mpps"; set logscale x 2; set grid;'
+                         'set key left top; plot DATA using 1:2 with linespoints title "lobo",'
+                         ' "" using 1:3 with linespoints title "testpmd"' % (xlabel, xlabel), data))
+
+    out = ['# Benchmarks', '',
+           'Generated by `bench/run` (`make bench`); do not edit — rerun it. lobo and its peers run back to back',
+           'in one invocation on the same machine and core, so the ratios are the claim, not the absolute numbers.',
+           '', '| | |', '|---|---|']
+    out += ['| %s | %s |' % (k, v.replace('|', '\\|')) for k, v in meta if k not in ('note', 'generator')]
+    load, cores = max(map(float, re.findall(r'[\d.]+', m.get('load', '0'))[:2])), int(re.sub(r'.*\((\d+) cores\).*', r'\1', m.get('cpu', '(1 cores)')))
+    if load > cores / 2:
+        out += ['', '**The machine was busy when this ran (load %.1f on %d cores): expect noise; trust' % (load, cores),
+                'ratios only where the min–max ranges do not overlap, and rerun on a quiet machine.**']
+    out += ['', '## Results', '',
+            'Median (min–max) over the runs. Throughput in million frames per second (forwarded frames are',
+            'counted once, on the port that sends them); start-up in ms; memory in MiB. Goals are',
+            'the issue\'s, written as lobo/peer; they are reported, not asserted.', '',
+            '| comparison | workload | peer | lobo | peer | unit | lobo/peer | goal | verdict |',
+            '|---|---|---|---:|---:|---|---:|---|---|'] + rows
+    behind, short = sum('**behind' in r for r in rows), sum('short of goal' in r for r in rows)
+    if behind or short:
+        out += ['', '**lobo is behind its peer in %d of %d comparisons and ahead but short of the goal in %d**'
+                ' (marked above).' % (behind, len(rows), short)]
+    notes = [v for k, v in meta if k == 'note']
+    if skips or fails or notes:
+        out += ['', '### Not measured', ''] + ['- skip: ' + s for s in skips] + ['- **failed:** ' + s for s in fails]
+        out += ['- note: ' + n for n in notes]
+    out += sweep_md
+    out += ['', '## Plots', ''] + ['![%s](bench/%s)' % (p[:-4], p) for p in pngs if p]
+    out += ['', '## How it was measured', '',
+            '- Cores: %s. testpmd runs its main lcore and its one forwarding lcore on the same CPU'
+            ' (`--lcores 0@C,1@C`: the main lcore only waits on the command line), lobo runs its single'
+            ' thread there (`taskset -c C`); both get one forwarding core.' % m.get('cores', ''),
+            '- testpmd is driven through `-i` on stdin: `start`, 1 s warm-up, `show port stats all` twice;'
+            ' the rate is testpmd\'s own Rx-pps/Tx-pps between the two. lobo\'s rate is the --json summary:'
+            ' frames summed over ports / "seconds".',
+            '- Traffic: veth pairs lb0a/lb0b and lb1a/lb1b in netns `lobobench`. rxonly and io get frames'
+            ' from a generator on the other CPU sending into lb0b: `%s`; io forwards lb0a → lb1a'
+            ' (and back), lb1b is a sink. On veth the receive work of the kernel runs on the sender\'s CPU,'
+            ' so rxonly and io can be bounded by the generator, which then shows as a ratio near 1.'
+            % m.get('generator', '') if m.get('generator') else '- Traffic: veth pairs in netns `lobobench`.',
+            '- lobo\'s side of each workload: txonly `lobo blast PORT --size 64`, rxonly `lobo capture PORT'
+            ' -w /dev/null` (it still formats pcap records, testpmd\'s rxonly just frees), io `lobo fwd A B`.',
+            '- Start-up: time from spawning the process to the first frame arriving on the veth peer'
+            ' (an AF_PACKET socket on lb0b), sending 64-byte frames on afpacket:lb0a / net_af_packet.',
+            '- Memory: a two-port null forwarder, 2 s after start: peak RSS (VmHWM) plus hugepages'
+            ' (HugetlbPages, which RSS does not count) from /proc/PID/status.',
+            '', '### Commands', '']
+    for key, lst in cmds.items():
+        for side, c in lst:
+            out.append('- %s, %s: `%s`' % (key, side, c))
+    out += ['', '<details><summary>Every run</summary>', '']
+    out += ['- %s %s, %s: %s %s' % (g, wl, side, ' '.join('%g' % v for v in vals), res[(g, wl)]['unit'])
+            for g, wl in order for side, vals in res[(g, wl)].items() if side != 'unit']
+    out += ['', '</details>']
+    with open(os.path.join(docs, 'BENCHMARKS.md'), 'w') as f:
+        f.write('\n'.join(out) + '\n')
+    print('wrote %s' % os.path.join(docs, 'BENCHMARKS.md'))
+    return 1 if fails else 0
+
+
+if __name__ == '__main__':
+    sys.exit({'testpmd': testpmd, 'lobo': lobo, 'xdpbench': xdpbench, 'startup': startup,
+              'report': report}[sys.argv[1]](*sys.argv[2:]))

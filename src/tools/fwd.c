@@ -1,0 +1,59 @@
+/* lobo fwd: both ways between two ports, zero-copy. A frame received on one
+ * port is posted to the other as it lies in its buffer; the buffer goes back
+ * to the shared pool once the sending port reclaims it. */
+#include "tools.h"
+
+struct lane {
+	struct lobo_port *from, *to;
+	uint16_t queue;
+	uint32_t posted, ring; /* rx buffers the `from` queue holds, and its ring size */
+};
+
+static uint16_t forward(struct lobo_pool *pool, struct lane *l, uint64_t max)
+{
+	struct lobo_frame f[LOBO_BATCH];
+	uint16_t n = lobo_rx_poll(l->from, l->queue, f, max < LOBO_BATCH ? (uint16_t)max : LOBO_BATCH), good = 0;
+	l->posted -= n;
+	for (uint16_t i = 0; i < n; i++) {
+		if (f[i].flags & LOBO_F_ERROR) /* already counted in the port's rx_errors */
+			lobo_pool_free(pool, &f[i], 1);
+		else
+			f[good++] = f[i];
+	}
+	uint16_t sent = lobo_tx_post(l->to, l->queue, f, good);
+	if (sent < good) {
+		lobo_pool_free(pool, f + sent, good - sent);
+		lobo_port_counters(l->to, l->queue)->tx_dropped += good - sent;
+	}
+	uint16_t done = lobo_tx_reclaim(l->to, l->queue, f, LOBO_BATCH);
+	lobo_pool_free(pool, f, done);
+	return n;
+}
+
+int tool_fwd(struct tool_session *s, const struct tool_run *run, char *err)
+{
+	struct lane lane[2 * LOBO_MAX_QUEUES];
+	const struct lobo_port_info *a = lobo_port_info(s->port[0]), *b = lobo_port_info(s->port[1]);
+	uint16_t queues = a->queues < b->queues ? a->queues : b->queues, nlanes = 0;
+	(void)err;
+	for (uint16_t q = 0; q < queues; q++) {
+		lane[nlanes++] = (struct lane){s->port[0], s->port[1], q, 0, a->rx_ring};
+		lane[nlanes++] = (struct lane){s->port[1], s->port[0], q, 0, b->rx_ring};
+	}
+	struct tool_loop loop;
+	uint64_t forwarded = 0;
+	tool_loop_start(&loop, s, run);
+	while (tool_loop_tick(&loop) && (!run->count || forwarded < run->count)) {
+		uint32_t moved = 0;
+		for (uint16_t i = 0; i < nlanes; i++) {
+			moved += forward(&s->pool, &lane[i], run->count ? run->count - forwarded - moved : LOBO_BATCH);
+			tool_refill(&s->pool, lane[i].from, lane[i].queue, &lane[i].posted, lane[i].ring);
+		}
+		forwarded += moved;
+		tool_loop_work(&loop, moved);
+		if (!moved && (tool_port_exhausted(s->port[0]) || tool_port_exhausted(s->port[1])))
+			break;
+	}
+	tool_loop_finish(&loop);
+	return 0;
+}

@@ -1,0 +1,128 @@
+/* lobo list: kernel interfaces and PCI network devices, read from sysfs. */
+#include "tools.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The devices lobo's drivers claim (src/driver): the one table to extend. */
+static const struct { uint16_t vendor, device; const char *driver; } nics[] = {
+	{0x1af4, 0x1000, "virtio"}, {0x1af4, 0x1041, "virtio"},
+	{0x8086, 0x10c9, "igb"},    {0x8086, 0x10e6, "igb"}, {0x8086, 0x10e7, "igb"},
+	{0x8086, 0x10e8, "igb"},    {0x8086, 0x150a, "igb"}, {0x8086, 0x1521, "igb"},
+	{0x8086, 0x1533, "igb"},    {0x8086, 0x1536, "igb"}, {0x8086, 0x1537, "igb"},
+	{0x8086, 0x1538, "igb"},    {0x8086, 0x1539, "igb"}, {0x8086, 0x157b, "igb"},
+	{0x8086, 0x10fb, "ixgbe"},  {0x8086, 0x10fc, "ixgbe"}, {0x8086, 0x10f7, "ixgbe"},
+	{0x8086, 0x1528, "ixgbe"},  {0x8086, 0x154d, "ixgbe"}, {0x8086, 0x1557, "ixgbe"},
+	{0x8086, 0x10d3, "e1000e"}, {0x8086, 0x10f6, "e1000e"}, {0x8086, 0x150c, "e1000e"},
+	{0x8086, 0x1502, "e1000e"}, {0x8086, 0x153a, "e1000e"},
+};
+
+const char *list_lobo_driver(uint16_t vendor, uint16_t device)
+{
+	for (size_t i = 0; i < sizeof nics / sizeof nics[0]; i++)
+		if (nics[i].vendor == vendor && nics[i].device == device)
+			return nics[i].driver;
+	return NULL;
+}
+
+/* First line of dir/name, without the newline; "-" if unreadable. */
+static void read_line(const char *dir, const char *name, char *out, size_t len)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "r");
+	if (!f || !fgets(out, (int)len, f))
+		snprintf(out, len, "-");
+	else
+		out[strcspn(out, "\n")] = 0;
+	if (f)
+		fclose(f);
+}
+
+static void read_driver(const char *dir, const char *link, char *out, size_t len)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", dir, link);
+	ssize_t n = readlink(path, target, sizeof target - 1);
+	if (n < 0) {
+		snprintf(out, len, "-");
+		return;
+	}
+	target[n] = 0;
+	snprintf(out, len, "%s", basename(target));
+}
+
+static int sort_names(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int visible(const struct dirent *d) { return d->d_name[0] != '.'; }
+
+/* Calls fn on each entry of root in name order; returns how many fn kept. */
+static int each_dir(const char *root, int max, char *err, bool (*fn)(const char *dir, const char *name, void *out, int i),
+		    void *out)
+{
+	struct dirent **names;
+	int n = scandir(root, &names, visible, sort_names), kept = 0;
+	if (n < 0) {
+		tool_err(err, "cannot read %s: %s: is sysfs mounted?", root, strerror(errno));
+		return -errno;
+	}
+	for (int i = 0; i < n; i++) {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof dir, "%s/%s", root, names[i]->d_name);
+		if (kept < max && fn(dir, names[i]->d_name, out, kept))
+			kept++;
+		free(names[i]);
+	}
+	free(names);
+	return kept;
+}
+
+static bool add_iface(const char *dir, const char *name, void *out, int i)
+{
+	struct list_iface *f = (struct list_iface *)out + i;
+	char ifindex[16];
+	read_line(dir, "ifindex", ifindex, sizeof ifindex);
+	if (!strcmp(ifindex, "-")) /* not an interface, e.g. bonding_masters */
+		return false;
+	snprintf(f->name, sizeof f->name, "%s", name);
+	read_line(dir, "address", f->mac, sizeof f->mac);
+	read_line(dir, "operstate", f->operstate, sizeof f->operstate);
+	read_driver(dir, "device/driver", f->driver, sizeof f->driver);
+	return true;
+}
+
+static bool add_pci(const char *dir, const char *name, void *out, int i)
+{
+	struct list_pci *p = (struct list_pci *)out + i;
+	char cls[16], vendor[16], device[16];
+	read_line(dir, "class", cls, sizeof cls);
+	if (strncmp(cls, "0x02", 4)) /* PCI class 02: network controllers */
+		return false;
+	read_line(dir, "vendor", vendor, sizeof vendor);
+	read_line(dir, "device", device, sizeof device);
+	snprintf(p->bdf, sizeof p->bdf, "%s", name);
+	p->vendor = (uint16_t)strtoul(vendor, NULL, 16);
+	p->device = (uint16_t)strtoul(device, NULL, 16);
+	read_driver(dir, "driver", p->driver, sizeof p->driver);
+	p->lobo_driver = list_lobo_driver(p->vendor, p->device);
+	return true;
+}
+
+int list_ifaces(struct list_iface *out, int max, char *err)
+{
+	return each_dir("/sys/class/net", max, err, add_iface, out);
+}
+
+int list_pci_nics(struct list_pci *out, int max, char *err)
+{
+	return each_dir("/sys/bus/pci/devices", max, err, add_pci, out);
+}

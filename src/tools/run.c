@@ -1,0 +1,137 @@
+/* What every tool shares: ports over one region and pool, and the run loop
+ * that keeps time, reports once a second and publishes counters for top. */
+#include "tools.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NS 1000000000ull
+#define PUBLISH_NS (NS / 10) /* `lobo top` redraws about once a second; 10 samples keep it smooth */
+
+uint64_t tool_now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * NS + (uint64_t)t.tv_nsec;
+}
+
+int tool_session_open(struct tool_session *s, const char *program, const char *const *uris,
+		      uint16_t nports, uint32_t buffers, char *err)
+{
+	memset(s, 0, sizeof *s);
+	int rc = lobo_mem_alloc(&s->mem, (size_t)buffers * TOOL_BUF_SIZE, err);
+	if (!rc)
+		rc = lobo_pool_init(&s->pool, &s->mem, 0, TOOL_BUF_SIZE, buffers, err);
+	for (uint16_t i = 0; !rc && i < nports; i++) {
+		rc = lobo_port_open(&s->port[i], uris[i], &s->mem, err);
+		if (rc && (rc == -EPERM || rc == -EACCES) && geteuid() != 0)
+			tool_err(err, "opening %s needs root: run lobo as root (e.g. sudo lobo ...)", uris[i]);
+		if (!rc)
+			s->nports++;
+	}
+	if (rc) {
+		tool_session_close(s);
+		return rc;
+	}
+	s->stats_open = !lobo_stats_open(&s->stats, program, s->stats_err);
+	for (uint16_t i = 0; s->stats_open && i < nports; i++)
+		lobo_stats_add(&s->stats, s->port[i], s->stats_err);
+	return 0;
+}
+
+void tool_session_close(struct tool_session *s)
+{
+	if (s->stats_open)
+		lobo_stats_close(&s->stats);
+	for (uint16_t i = 0; i < s->nports; i++)
+		lobo_port_close(s->port[i]);
+	if (s->pool.stack)
+		lobo_pool_destroy(&s->pool);
+	lobo_mem_free(&s->mem);
+	memset(s, 0, sizeof *s);
+}
+
+static void take_report(struct tool_loop *l, uint64_t now, bool final)
+{
+	struct tool_report *r = &l->report;
+	r->final = final;
+	r->seconds = (double)(now - l->start_ns) / NS;
+	r->interval = final ? r->seconds : (double)(now - l->last_report_ns) / NS;
+	for (uint16_t i = 0; i < r->nports; i++) {
+		struct lobo_counters c;
+		lobo_port_counters_sum(l->s->port[i], &c);
+		const uint64_t *a = (const uint64_t *)&c, *b = (const uint64_t *)&r->total[i];
+		uint64_t *d = (uint64_t *)&r->delta[i];
+		for (size_t k = 0; k < sizeof c / sizeof *a; k++)
+			d[k] = final ? a[k] : a[k] - b[k];
+		r->total[i] = c;
+	}
+	l->last_report_ns = now;
+	if (l->run->report)
+		l->run->report(r, l->run->ctx);
+}
+
+void tool_loop_start(struct tool_loop *l, struct tool_session *s, const struct tool_run *run)
+{
+	memset(l, 0, sizeof *l);
+	l->s = s;
+	l->run = run;
+	l->start_ns = l->last_report_ns = tool_now_ns();
+	l->end_ns = run->duration > 0 ? l->start_ns + (uint64_t)(run->duration * NS) : UINT64_MAX;
+	l->next_publish_ns = l->start_ns + PUBLISH_NS;
+	l->next_report_ns = l->start_ns + NS;
+	l->report.nports = s->nports;
+	for (uint16_t i = 0; i < s->nports; i++)
+		l->report.name[i] = lobo_port_info(s->port[i])->name;
+	if (s->stats_open)
+		lobo_stats_publish(&s->stats);
+}
+
+bool tool_loop_tick(struct tool_loop *l)
+{
+	uint64_t now = tool_now_ns();
+	if (now >= l->next_publish_ns) {
+		if (l->s->stats_open)
+			lobo_stats_publish(&l->s->stats);
+		l->next_publish_ns = now + PUBLISH_NS;
+	}
+	if (now >= l->next_report_ns) {
+		take_report(l, now, false);
+		l->next_report_ns += NS;
+	}
+	return !(l->run->stop && *l->run->stop) && now < l->end_ns;
+}
+
+void tool_loop_finish(struct tool_loop *l)
+{
+	if (l->s->stats_open)
+		lobo_stats_publish(&l->s->stats);
+	take_report(l, tool_now_ns(), true);
+}
+
+void tool_loop_work(struct tool_loop *l, uint32_t frames)
+{
+	if (frames)
+		l->idle_rounds = 0;
+	else if (++l->idle_rounds >= 1024)
+		nanosleep(&(struct timespec){0, 50000}, NULL);
+}
+
+void tool_refill(struct lobo_pool *pool, struct lobo_port *port, uint16_t queue,
+		 uint32_t *posted, uint32_t ring)
+{
+	struct lobo_frame f[LOBO_BATCH];
+	uint32_t n = lobo_pool_alloc(pool, f, ring - *posted < LOBO_BATCH ? ring - *posted : LOBO_BATCH);
+	uint16_t took = lobo_rx_post(port, queue, f, (uint16_t)n);
+	lobo_pool_free(pool, f + took, n - took);
+	*posted += took;
+}
+
+bool tool_port_exhausted(struct lobo_port *port)
+{
+	const struct lobo_port_info *info = lobo_port_info(port);
+	return !strcmp(info->driver, "pcap") && !info->link_up;
+}

@@ -1,0 +1,104 @@
+/* The programs behind `lobo fwd|blast|capture|list`, written as library users.
+ * Tools never print: they hand reports to a callback the CLI supplies, and
+ * errors go into `err` like everywhere else in lobo. */
+#ifndef LOBO_TOOLS_H
+#define LOBO_TOOLS_H
+
+#include "lobo.h"
+
+#include <signal.h>
+#include <stdio.h>
+
+#define tool_err(err, ...) snprintf((err), LOBO_ERR_LEN, __VA_ARGS__)
+
+#define TOOL_MAX_PORTS 2
+#define TOOL_BUF_SIZE 2048u   /* one standard frame (1518) fits, a power of two for the pool */
+#define TOOL_RX_BUFFERS 8192u /* enough to fill a few rings; fewer just leaves rings part-filled */
+
+/* Ports opened over one memory region and one pool, published for `lobo top`. */
+struct tool_session {
+	struct lobo_mem mem;
+	struct lobo_pool pool;
+	struct lobo_stats stats;
+	bool stats_open;
+	char stats_err[LOBO_ERR_LEN]; /* why `lobo top` won't see us, if it won't */
+	uint16_t nports;
+	struct lobo_port *port[TOOL_MAX_PORTS];
+};
+
+int tool_session_open(struct tool_session *s, const char *program, const char *const *uris,
+		      uint16_t nports, uint32_t buffers, char *err);
+void tool_session_close(struct tool_session *s);
+
+struct tool_report {
+	bool final;
+	double seconds;  /* since the start */
+	double interval; /* what the deltas cover: about 1 s, or the whole run when final */
+	uint16_t nports;
+	const char *name[TOOL_MAX_PORTS];
+	struct lobo_counters total[TOOL_MAX_PORTS], delta[TOOL_MAX_PORTS];
+	uint64_t filtered; /* capture: frames the filter rejected (not drops) */
+};
+
+struct tool_run {
+	double duration; /* seconds; 0 = until stopped */
+	uint64_t count;  /* frames; 0 = no limit */
+	volatile sig_atomic_t *stop; /* set by the CLI's SIGINT/SIGTERM handler */
+	void (*report)(const struct tool_report *r, void *ctx);
+	void *ctx;
+};
+
+/* The run loop every tool shares: deadlines, reports, stats publishing. */
+struct tool_loop {
+	struct tool_session *s;
+	const struct tool_run *run;
+	uint64_t start_ns, end_ns, next_publish_ns, next_report_ns, last_report_ns;
+	uint32_t idle_rounds;
+	struct tool_report report;
+};
+
+uint64_t tool_now_ns(void);
+void tool_loop_start(struct tool_loop *l, struct tool_session *s, const struct tool_run *run);
+bool tool_loop_tick(struct tool_loop *l); /* false once stopped or the duration is over */
+void tool_loop_finish(struct tool_loop *l);
+/* Tells the loop how many frames a round moved; long idle stretches sleep a
+ * little, so a waiting tool leaves the CPU to the processes it waits for. */
+void tool_loop_work(struct tool_loop *l, uint32_t frames);
+/* True once a port will never receive again: a pcap reader at end of file. */
+bool tool_port_exhausted(struct lobo_port *port);
+/* Tops up an rx queue from the pool; posted counts the buffers it holds. */
+void tool_refill(struct lobo_pool *pool, struct lobo_port *port, uint16_t queue,
+		 uint32_t *posted, uint32_t ring);
+
+int tool_fwd(struct tool_session *s, const struct tool_run *run, char *err);
+
+struct blast_opts {
+	uint32_t size;       /* synthesise UDP frames of this size, or */
+	const char *pcap;    /* replay this file's frames */
+	double rate;         /* frames per second; 0 = as fast as the port takes them */
+	uint8_t dst_mac[6];  /* default broadcast */
+};
+/* Frames a blast will pre-build: reads the pcap once; <0 and err if unreadable. */
+long blast_frame_count(const struct blast_opts *o, char *err);
+int tool_blast(struct tool_session *s, const struct blast_opts *o, const struct tool_run *run, char *err);
+/* One Ethernet/IPv4/UDP frame of `size` bytes with valid checksums. */
+void blast_build_udp(uint8_t *frame, uint32_t size, const uint8_t dst[6], const uint8_t src[6],
+		     uint16_t src_port);
+
+int tool_capture(struct tool_session *s, const char *file, const char *filter,
+		 const struct tool_run *run, char *err);
+
+/* lobo list */
+struct list_iface {
+	char name[32], mac[18], operstate[16], driver[32];
+};
+struct list_pci {
+	char bdf[16], driver[32];
+	uint16_t vendor, device;
+	const char *lobo_driver; /* NULL: lobo has no driver for it */
+};
+int list_ifaces(struct list_iface *out, int max, char *err);
+int list_pci_nics(struct list_pci *out, int max, char *err);
+const char *list_lobo_driver(uint16_t vendor, uint16_t device);
+
+#endif

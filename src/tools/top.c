@@ -1,0 +1,218 @@
+/* lobo top: samples every /run/lobo/<pid> file twice and prints the rates. */
+#include "top.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PROCS 64
+
+struct sample {
+	int n;
+	struct lobo_stats_file proc[MAX_PROCS];
+};
+
+int lobo_top_read(int pid, struct lobo_stats_file *copy)
+{
+	char path[64];
+	struct stat st;
+	if (kill(pid, 0) && errno == ESRCH)
+		return -ESRCH;
+	snprintf(path, sizeof path, "%s/%d", LOBO_STATS_DIR, pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* The writer may be mid-publish: take a private copy, then judge the copy. */
+	bool whole = !fstat(fd, &st) && st.st_size == sizeof *copy &&
+		     pread(fd, copy, sizeof *copy, 0) == sizeof *copy;
+	close(fd);
+	if (!whole || copy->magic != LOBO_STATS_MAGIC || copy->version != LOBO_STATS_VERSION ||
+	    copy->pid != pid || copy->nports > LOBO_STATS_MAX_PORTS)
+		return -EINVAL;
+	copy->program[sizeof copy->program - 1] = 0;
+	for (uint32_t i = 0; i < copy->nports; i++) {
+		struct lobo_port_info *info = &copy->port[i].info;
+		info->name[sizeof info->name - 1] = info->driver[sizeof info->driver - 1] = 0;
+		info->mode[sizeof info->mode - 1] = 0;
+	}
+	return 0;
+}
+
+static int by_pid(const void *a, const void *b)
+{
+	return ((const struct lobo_stats_file *)a)->pid - ((const struct lobo_stats_file *)b)->pid;
+}
+
+static void take_sample(struct sample *s)
+{
+	DIR *dir = opendir(LOBO_STATS_DIR);
+	struct dirent *e;
+	s->n = 0;
+	while (dir && s->n < MAX_PROCS && (e = readdir(dir))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (pid > 0 && !*end && lobo_top_read((int)pid, &s->proc[s->n]) == 0)
+			s->n++;
+	}
+	if (dir)
+		closedir(dir);
+	qsort(s->proc, (size_t)s->n, sizeof s->proc[0], by_pid);
+}
+
+/* The same port in the previous sample, matched by process and name. */
+static const struct lobo_stats_port *find_prev(const struct sample *prev, const struct lobo_stats_file *f,
+					       const struct lobo_stats_port *port, double *dt)
+{
+	for (int i = 0; i < prev->n; i++) {
+		const struct lobo_stats_file *p = &prev->proc[i];
+		if (p->pid != f->pid || f->updated_ns <= p->updated_ns)
+			continue;
+		*dt = (double)(f->updated_ns - p->updated_ns) / 1e9;
+		for (uint32_t j = 0; j < p->nports; j++)
+			if (!strcmp(p->port[j].info.name, port->info.name))
+				return &p->port[j];
+	}
+	return NULL;
+}
+
+struct rates {
+	double rx_pps, rx_bps, tx_pps, tx_bps, drops_ps;
+};
+
+static double per_s(uint64_t now, uint64_t before, double dt)
+{
+	return now > before && dt > 0 ? (double)(now - before) / dt : 0;
+}
+
+static struct rates rates_of(const struct lobo_counters *c, const struct lobo_stats_port *prev, double dt)
+{
+	if (!prev)
+		return (struct rates){0};
+	const struct lobo_counters *p = &prev->total;
+	return (struct rates){
+		.rx_pps = per_s(c->rx_packets, p->rx_packets, dt),
+		.rx_bps = per_s(c->rx_bytes, p->rx_bytes, dt) * 8,
+		.tx_pps = per_s(c->tx_packets, p->tx_packets, dt),
+		.tx_bps = per_s(c->tx_bytes, p->tx_bytes, dt) * 8,
+		.drops_ps = per_s(c->rx_dropped + c->tx_dropped, p->rx_dropped + p->tx_dropped, dt),
+	};
+}
+
+/* 1234567 -> "1.23M": columns stay narrow at any rate. */
+static const char *human(char *buf, double v)
+{
+	static const char unit[] = " kMGTP";
+	int u = 0;
+	while (v >= 1000 && u < 5)
+		v /= 1000, u++;
+	snprintf(buf, 16, u ? "%.2f%c" : "%.0f", v, unit[u]);
+	return buf;
+}
+
+static void print_text(FILE *out, const struct sample *cur, const struct sample *prev)
+{
+	char b[9][16];
+	fprintf(out, "%-7s %-12s %-20s %-8s %-16s %-4s %8s %8s %8s %8s %8s %8s %8s %8s\n", "PID", "PROGRAM", "PORT",
+		"DRIVER", "MODE", "LINK", "RX pps", "RX bit/s", "TX pps", "TX bit/s", "drops/s", "errors", "RX total",
+		"TX total");
+	if (!cur->n)
+		fprintf(out, "no lobo process is publishing counters in %s\n", LOBO_STATS_DIR);
+	for (int i = 0; i < cur->n; i++) {
+		const struct lobo_stats_file *f = &cur->proc[i];
+		for (uint32_t j = 0; j < f->nports; j++) {
+			const struct lobo_stats_port *p = &f->port[j];
+			const struct lobo_counters *c = &p->total;
+			double dt = 0;
+			const struct lobo_stats_port *before = find_prev(prev, f, p, &dt);
+			struct rates r = rates_of(c, before, dt);
+			fprintf(out, "%-7d %-12.12s %-20.20s %-8s %-16.16s %-4s %8s %8s %8s %8s %8s %8s %8s %8s\n", f->pid,
+				f->program, p->info.name, p->info.driver, p->info.mode, p->info.link_up ? "up" : "down",
+				human(b[0], r.rx_pps), human(b[1], r.rx_bps), human(b[2], r.tx_pps), human(b[3], r.tx_bps),
+				human(b[4], r.drops_ps), human(b[5], (double)(c->rx_errors + c->tx_errors)),
+				human(b[6], (double)c->rx_packets), human(b[7], (double)c->tx_packets));
+		}
+	}
+}
+
+static void json_str(FILE *out, const char *key, const char *s)
+{
+	fprintf(out, "\"%s\":\"", key);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(out, "\\u%04x", (unsigned char)*s);
+		else
+			fputc(*s, out);
+	}
+	fputs("\",", out);
+}
+
+static void print_json(FILE *out, const struct sample *cur, const struct sample *prev)
+{
+	fputs("{\"processes\":[", out);
+	for (int i = 0; i < cur->n; i++) {
+		const struct lobo_stats_file *f = &cur->proc[i];
+		fprintf(out, "%s{\"pid\":%d,", i ? "," : "", f->pid);
+		json_str(out, "program", f->program);
+		fputs("\"ports\":[", out);
+		for (uint32_t j = 0; j < f->nports; j++) {
+			const struct lobo_stats_port *p = &f->port[j];
+			const struct lobo_counters *c = &p->total;
+			double dt = 0;
+			const struct lobo_stats_port *before = find_prev(prev, f, p, &dt);
+			struct rates r = rates_of(c, before, dt);
+			fputs(j ? ",{" : "{", out);
+			json_str(out, "name", p->info.name);
+			json_str(out, "driver", p->info.driver);
+			json_str(out, "mode", p->info.mode);
+			fprintf(out, "\"link\":%s,\"rx_pps\":%.0f,\"rx_bps\":%.0f,\"tx_pps\":%.0f,\"tx_bps\":%.0f,"
+				"\"drops_ps\":%.0f,\"rx_packets\":%lu,\"rx_bytes\":%lu,\"rx_dropped\":%lu,\"rx_errors\":%lu,"
+				"\"tx_packets\":%lu,\"tx_bytes\":%lu,\"tx_dropped\":%lu,\"tx_errors\":%lu,\"copies\":%lu}",
+				p->info.link_up ? "true" : "false", r.rx_pps, r.rx_bps, r.tx_pps, r.tx_bps, r.drops_ps,
+				c->rx_packets, c->rx_bytes, c->rx_dropped, c->rx_errors, c->tx_packets, c->tx_bytes,
+				c->tx_dropped, c->tx_errors, c->copies);
+		}
+		fputs("]}", out);
+	}
+	fputs("]}\n", out);
+}
+
+int lobo_top_run(FILE *out, double interval_s, int iterations, bool json, char *err)
+{
+	if (!(interval_s >= 0) || iterations < 0) {
+		snprintf(err, LOBO_ERR_LEN, "top: interval %g s and %d iterations: use a non-negative interval and count",
+			 interval_s, iterations);
+		return -EINVAL;
+	}
+	struct sample *prev = malloc(sizeof *prev), *cur = malloc(sizeof *cur);
+	if (!prev || !cur) {
+		free(prev);
+		free(cur);
+		snprintf(err, LOBO_ERR_LEN, "top: out of memory");
+		return -ENOMEM;
+	}
+	bool redraw = !json && isatty(fileno(out));
+	struct timespec pause = {(time_t)interval_s, (long)((interval_s - (double)(time_t)interval_s) * 1e9)};
+	take_sample(prev);
+	for (int i = 0; !iterations || i < iterations; i++) {
+		nanosleep(&pause, NULL);
+		take_sample(cur);
+		if (redraw)
+			fputs("\033[H\033[2J", out);
+		(json ? print_json : print_text)(out, cur, prev);
+		fflush(out);
+		struct sample *t = prev;
+		prev = cur;
+		cur = t;
+	}
+	free(prev);
+	free(cur);
+	return 0;
+}

@@ -1,0 +1,21 @@
+/* lobo top: live counters of every process that publishes with lobo_stats. */
+#ifndef LOBO_TOP_H
+#define LOBO_TOP_H
+
+#include "lobo.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Copies /run/lobo/<pid> into *copy. Returns 0; -ESRCH when the process is
+ * gone (a stale file, to be ignored); -ENOENT; -EINVAL when the file is not a
+ * complete stats file of this lobo version (e.g. being created). */
+int lobo_top_read(int pid, struct lobo_stats_file *copy);
+
+/* Every interval_s seconds prints, per process and port, driver, mode, link,
+ * rx/tx packets and bits per second, drops per second, errors and totals;
+ * iterations times (0: until killed). Text redraws the screen when `out` is a
+ * terminal and is plain lines otherwise; json prints one object per line. */
+int lobo_top_run(FILE *out, double interval_s, int iterations, bool json, char *err);
+
+#endif

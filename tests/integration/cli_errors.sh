@@ -1,0 +1,88 @@
+#!/bin/bash
+# Every bad input gives one line "lobo: ..." naming the problem, and a nonzero exit.
+set -u
+L=${LOBO:-build/lobo}
+tmp=$(mktemp -d /tmp/cli_errors.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+AS=(env)
+
+# expect WORDS-REGEX -- lobo args...: nonzero exit, exactly one stderr line matching.
+expect() {
+	local want=$1; shift
+	"${AS[@]}" "$L" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	local rc=$? lines
+	lines=$(wc -l <"$tmp/err")
+	if [ $rc -eq 0 ] || [ "$lines" -ne 1 ] || ! grep -qE "^lobo: .*($want)" "$tmp/err"; then
+		echo "lobo $*: exit $rc, stderr: $(head -c 300 "$tmp/err" | tr '\n' '|') (wanted one line matching '$want')"
+		fails=$((fails + 1))
+	fi
+}
+
+expect "unknown command" frobnicate
+expect "unknown option '--bogus'" fwd null: null: --bogus
+expect "unknown option" blast null: --size 60 -w x
+expect "unknown port scheme" fwd foo:bar null:
+expect "not a port URI" capture eth0 -w "$tmp/x.pcap"
+expect "nosuch0" capture afpacket:nosuch0 -w "$tmp/x.pcap" --duration 1
+expect "--size 9000 is out of range" blast null: --size 9000 --count 1
+expect "--size 59 is out of range" blast null: --size 59 --count 1
+expect "bad value" blast null: --size 60 --count many
+expect "either --size" blast null:
+expect "needs an output file" capture null:
+expect "two ports" fwd null:
+head -c 100 /dev/urandom >"$tmp/garbage.pcap"
+expect "garbage.pcap" blast null: --pcap "$tmp/garbage.pcap" --count 1
+expect "missing.pcap" blast null: --pcap "$tmp/missing.pcap" --count 1
+# A valid header followed by a record cut short.
+/usr/bin/python3 - "$tmp/cut.pcap" <<'PY'
+import sys
+from scapy.all import Ether, IP, UDP, wrpcap
+wrpcap(sys.argv[1], [Ether() / IP() / UDP() / (b"x" * 100)] * 3)
+data = open(sys.argv[1], "rb").read()
+open(sys.argv[1], "wb").write(data[:-60])
+PY
+expect "cut.pcap" blast null: --pcap "$tmp/cut.pcap" --count 1
+expect "bad filter" capture null: -w "$tmp/x.pcap" --count 1 "udp port banana"
+AS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+expect "needs root" capture afpacket:lo -w "$tmp/x.pcap" --count 1
+AS=(env)
+
+# Without hugepages lobo still runs, and says so once. A tiny mmap shim refuses
+# MAP_HUGETLB, as a kernel with no hugepages reserved would.
+cat >"$tmp/nohuge.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/mman.h>
+void *mmap(void *a, size_t l, int p, int f, int fd, off_t o)
+{
+	static void *(*real)(void *, size_t, int, int, int, off_t);
+	if (f & MAP_HUGETLB) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	if (!real)
+		real = (void *(*)(void *, size_t, int, int, int, off_t))dlsym(RTLD_NEXT, "mmap");
+	return real(a, l, p, f, fd, o);
+}
+void *mmap64(void *a, size_t l, int p, int f, int fd, off_t o) { return mmap(a, l, p, f, fd, o); }
+C
+warning="lobo: warning: no hugepages, using 4 KiB pages (echo 64 > /proc/sys/vm/nr_hugepages)"
+if gcc -shared -fPIC -o "$tmp/nohuge.so" "$tmp/nohuge.c" -ldl; then
+	LD_PRELOAD="$tmp/nohuge.so" ASAN_OPTIONS=verify_asan_link_order=0 "$L" fwd null: null:?size=64 --duration 0.2 \
+		>/dev/null 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 0 ] || [ "$(grep -c . "$tmp/err")" -ne 1 ] || [ "$(cat "$tmp/err")" != "$warning" ]; then
+		echo "without hugepages: exit $rc, stderr: $(tr '\n' '|' <"$tmp/err") (wanted exactly: $warning)"
+		fails=$((fails + 1))
+	fi
+fi
+if [ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -ge 16 ]; then
+	"$L" fwd null: null:?size=64 --duration 0.2 >/dev/null 2>"$tmp/err"
+	if grep -q "no hugepages" "$tmp/err"; then
+		echo "warned about hugepages although $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) are free"
+		fails=$((fails + 1))
+	fi
+fi
+exit $((fails > 0))
