@@ -5,8 +5,9 @@ LOBO ?= $(BUILD)/lobo
 .PHONY: all deps test demo bench lab clean
 
 all: deps
-	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) >/dev/null
-	@ninja -C $(BUILD) >/dev/null
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
+	@ninja -C $(BUILD) | grep -v '^\[' || true
+	@[ -x $(BUILD)/src/tools/lobo ]
 	@ln -sf src/tools/lobo $(BUILD)/lobo
 
 deps:

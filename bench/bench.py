@@ -6,7 +6,8 @@ import json, os, re, signal, socket, statistics, subprocess, sys, time
 # Goals from the issue, as lobo/peer: (comparison, workload or None for all) -> (op, bound).
 GOALS = {('null', None): ('>=', 1.5), ('afpacket', None): ('>=', 2), ('afxdp', None): ('>=', 1.2),
          ('lab', None): ('>=', 1), ('startup', None): ('<=', 0.1), ('memory', 'total'): ('<=', 0.1)}
-SWEEPS = {'batch': ('batch size (frames per call)', 'lobo fwd null: null: --batch N vs testpmd io --burst=N'),
+SWEEPS = {'batch': ('batch size (frames per call)',
+                    'lobo fwd null:?size=64 null:?size=64 --batch N vs testpmd io --burst=N'),
           'size': ('frame size (bytes)', 'lobo blast afpacket: --size N vs testpmd txonly --txpkts=N')}
 
 
@@ -95,7 +96,7 @@ def plot(path, script, data):
 
 
 def report(res_path, meta_path, docs):
-    res, order, skips, fails, cmds = {}, [], [], [], {}
+    res, percore, order, skips, fails, cmds = {}, {}, [], [], [], {}
     for line in open(res_path):
         f = line.rstrip('\n').split('\t')
         if f[0] == 'result':
@@ -104,10 +105,12 @@ def report(res_path, meta_path, docs):
                 order.append(key)
             res.setdefault(key, {}).setdefault(f[3], []).append(float(f[4]))
             res[key]['unit'] = f[5]
+            if f[6:] and f[6] and float(f[6]) > 0:  # per core: as if it had had the whole core
+                percore.setdefault(key, {}).setdefault(f[3], []).append(float(f[4]) / float(f[6]))
         elif f[0] == 'skip':
             skips.append(f[1])
         elif f[0] == 'fail':
-            fails.append(f[1])
+            fails.append(f[1:])
         elif f[0] == 'cmd':  # a sweep shows the commands of its first point only
             grp = f[1].split()[0]
             if f[1] in cmds or grp not in SWEEPS or not any(k.split()[0] == grp for k in cmds):
@@ -131,8 +134,12 @@ def report(res_path, meta_path, docs):
                 verdict = 'ahead' if better >= 1 else '**behind %s**' % peer
                 if g and better >= 1:
                     verdict = 'meets goal' if better >= (g[1] if up else 1 / g[1]) else '**short of goal**'
-            rows.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+            pc = percore.get((group, wl), {})
+            pc = statistics.median(pc[peer]) and statistics.median(pc['lobo']) / statistics.median(pc[peer]) \
+                if pc.get('lobo') and pc.get(peer) else None
+            rows.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
                 group, wl, peer, fmt(lo), fmt(pe), r['unit'], '%.2f' % ratio if ratio else '—',
+                '%.2f' % pc if pc else '',
                 '%s %s' % (g[0].replace('>=', '≥').replace('<=', '≤'), g[1]) if g else '', verdict))
             if ratio:  # plotted as "better", so up is always good for lobo
                 bars.append('"%s %s%s" %.4f %s\n' % (group, wl, '' if peer == 'testpmd' else ' vs ' + peer,
@@ -142,7 +149,8 @@ def report(res_path, meta_path, docs):
     pngs = [plot(os.path.join(docs, 'bench', 'workloads.png'),
                  'set title "lobo vs peer by workload (times better; >1 = lobo ahead)"; set style data histogram;'
                  'set style fill solid 0.8; set logscale y 2; set yrange [0.1:%g]; set xtics rotate by -30;'
-                 'set key left top; set grid y; set ylabel "times better than the peer"; plot DATA using 2:xtic(1) title "measured", "" using 3 title "goal"' % top, ''.join(bars))]
+                 'set key left top; set grid y; set ylabel "times better than the peer";'
+                 'plot DATA using 2:xtic(1) title "measured", "" using 3 title "goal"' % top, ''.join(bars))]
     sweep_md = []
     for name, (xlabel, what) in SWEEPS.items():
         pts = [(int(wl), res[(g, wl)]) for g, wl in order if g == name]
@@ -168,30 +176,34 @@ def report(res_path, meta_path, docs):
            'in one invocation on the same machine and core, so the ratios are the claim, not the absolute numbers.',
            '', '| | |', '|---|---|']
     out += ['| %s | %s |' % (k, v.replace('|', '\\|')) for k, v in meta if k not in ('note', 'generator')]
-    load, cores = max(map(float, re.findall(r'[\d.]+', m.get('load', '0'))[:2])), int(re.sub(r'.*\((\d+) cores\).*', r'\1', m.get('cpu', '(1 cores)')))
+    load = max(map(float, re.findall(r'[\d.]+', m.get('load', '0'))[:2]))
+    cores = int(re.sub(r'.*\((\d+) cores\).*', r'\1', m.get('cpu', '(1 cores)')))
     if load > cores / 2:
         out += ['', '**The machine was busy when this ran (load %.1f on %d cores): expect noise; trust' % (load, cores),
                 'ratios only where the min–max ranges do not overlap, and rerun on a quiet machine.**']
     out += ['', '## Results', '',
             'Median (min–max) over the runs. Throughput in million frames per second (forwarded frames are',
             'counted once, on the port that sends them); start-up in ms; memory in MiB. Goals are',
-            'the issue\'s, written as lobo/peer; they are reported, not asserted.', '',
-            '| comparison | workload | peer | lobo | peer | unit | lobo/peer | goal | verdict |',
-            '|---|---|---|---:|---:|---|---:|---|---|'] + rows
+            'the issue\'s, written as lobo/peer; they are reported, not asserted. "per core" divides each run\'s',
+            'rate by the share of its core the program actually got (its user + system CPU time over the',
+            'wall-clock time), which takes out other work on the machine.', '',
+            '| comparison | workload | peer | lobo | peer | unit | lobo/peer | per core | goal | verdict |',
+            '|---|---|---|---:|---:|---|---:|---:|---|---|'] + rows
     behind, short = sum('**behind' in r for r in rows), sum('short of goal' in r for r in rows)
     if behind or short:
         out += ['', '**lobo is behind its peer in %d of %d comparisons and ahead but short of the goal in %d**'
                 ' (marked above).' % (behind, len(rows), short)]
     notes = [v for k, v in meta if k == 'note']
     if skips or fails or notes:
-        out += ['', '### Not measured', ''] + ['- skip: ' + s for s in skips] + ['- **failed:** ' + s for s in fails]
+        out += ['', '### Not measured', ''] + ['- skip: ' + s for s in skips]
+        out += ['- **failed:** %s %s, %s: %s' % tuple(f) for f in fails]
         out += ['- note: ' + n for n in notes]
     out += sweep_md
     out += ['', '## Plots', ''] + ['![%s](bench/%s)' % (p[:-4], p) for p in pngs if p]
     out += ['', '## How it was measured', '',
             '- Cores: %s. testpmd runs its main lcore and its one forwarding lcore on the same CPU'
             ' (`--lcores 0@C,1@C`: the main lcore only waits on the command line), lobo runs its single'
-            ' thread there (`taskset -c C`); both get one forwarding core.' % m.get('cores', ''),
+            ' thread there (`taskset -c C`); both get one forwarding core, at `nice -n -20`.' % m.get('cores', ''),
             '- testpmd is driven through `-i` on stdin: `start`, 1 s warm-up, `show port stats all` twice;'
             ' the rate is testpmd\'s own Rx-pps/Tx-pps between the two. lobo\'s rate is the --json summary:'
             ' frames summed over ports / "seconds".',
@@ -217,7 +229,10 @@ def report(res_path, meta_path, docs):
     with open(os.path.join(docs, 'BENCHMARKS.md'), 'w') as f:
         f.write('\n'.join(out) + '\n')
     print('wrote %s' % os.path.join(docs, 'BENCHMARKS.md'))
-    return 1 if fails else 0
+    never = sorted({'%s %s, %s' % tuple(f[:3]) for f in fails if not res.get(tuple(f[:2]), {}).get(f[2])})
+    if never:
+        print('bench/run: could not measure ' + '; '.join(never), file=sys.stderr)
+    return 1 if never else 0
 
 
 if __name__ == '__main__':

@@ -150,45 +150,57 @@ static int parse(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-static void print_rates(const struct tool_report *r, bool json)
+/* "12.3 M" style, so a line stays short from 1 pps to 100 Gbit/s. */
+static const char *si(char *buf, double v, const char *unit)
 {
-	double t = r->interval > 0 ? r->interval : 1;
-	if (json)
-		printf("{\"type\":\"%s\",\"seconds\":%.3f,\"ports\":{", r->final ? "summary" : "rate", r->seconds);
+	static const char prefix[] = " kMGT";
+	int i = 0;
+	for (; v >= 999.5 && i < 4; i++)
+		v /= 1000;
+	if (i)
+		snprintf(buf, 24, "%.3g %c%s", v, prefix[i], unit);
 	else
-		printf(r->final ? "summary %.2f s:" : "%6.1f s:", r->seconds);
-	for (uint16_t i = 0; i < r->nports; i++) {
-		const struct lobo_counters *c = &r->delta[i];
-		if (json) {
-			putchar(i ? ',' : '"');
-			if (i)
-				putchar('"');
-			for (const char *p = r->name[i]; *p; p++)
-				printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
-			printf("\":{\"rx_packets\":%" PRIu64 ",\"tx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
-			       ",\"tx_bytes\":%" PRIu64 ",\"rx_dropped\":%" PRIu64 ",\"tx_dropped\":%" PRIu64
-			       ",\"rx_errors\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"rx_pps\":%.0f,\"tx_pps\":%.0f"
-			       ",\"rx_bps\":%.0f,\"tx_bps\":%.0f}",
-			       c->rx_packets, c->tx_packets, c->rx_bytes, c->tx_bytes, c->rx_dropped, c->tx_dropped,
-			       c->rx_errors, c->tx_errors, c->rx_packets / t, c->tx_packets / t,
-			       c->rx_bytes * 8 / t, c->tx_bytes * 8 / t);
-		} else {
-			printf("%s %s rx %.3f Mpps %.3f Gbit/s, tx %.3f Mpps %.3f Gbit/s, dropped rx %" PRIu64
-			       " tx %" PRIu64, i ? " |" : "", r->name[i], c->rx_packets / t / 1e6,
-			       c->rx_bytes * 8 / t / 1e9, c->tx_packets / t / 1e6, c->tx_bytes * 8 / t / 1e9,
-			       c->rx_dropped, c->tx_dropped);
-			if (r->final)
-				printf(" (rx %" PRIu64 " frames %" PRIu64 " bytes, tx %" PRIu64 " frames %" PRIu64 " bytes)",
-				       c->rx_packets, c->rx_bytes, c->tx_packets, c->tx_bytes);
-		}
-	}
-	if (json)
-		printf("},\"filtered\":%" PRIu64 "}\n", r->filtered);
-	else
-		printf(r->filtered ? ", filtered %" PRIu64 "\n" : "\n", r->filtered);
+		snprintf(buf, 24, "%.0f %s", v, unit);
+	return buf;
 }
 
-static void on_report(const struct tool_report *r, void *ctx) { print_rates(r, *(bool *)ctx); }
+static void print_json(const struct tool_report *r)
+{
+	double t = r->interval > 0 ? r->interval : 1;
+	printf("{\"type\":\"%s\",\"seconds\":%.3f,\"ports\":{", r->final ? "summary" : "rate", r->seconds);
+	for (uint16_t i = 0; i < r->nports; i++) {
+		const struct lobo_counters *c = &r->delta[i];
+		printf(i ? ",\"" : "\"");
+		for (const char *p = r->name[i]; *p; p++)
+			printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+		printf("\":{\"rx_packets\":%" PRIu64 ",\"tx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+		       ",\"tx_bytes\":%" PRIu64 ",\"rx_dropped\":%" PRIu64 ",\"tx_dropped\":%" PRIu64
+		       ",\"rx_errors\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"rx_pps\":%.0f,\"tx_pps\":%.0f"
+		       ",\"rx_bps\":%.0f,\"tx_bps\":%.0f}",
+		       c->rx_packets, c->tx_packets, c->rx_bytes, c->tx_bytes, c->rx_dropped, c->tx_dropped,
+		       c->rx_errors, c->tx_errors, c->rx_packets / t, c->tx_packets / t,
+		       c->rx_bytes * 8 / t, c->tx_bytes * 8 / t);
+	}
+	printf("},\"filtered\":%" PRIu64 "}\n", r->filtered);
+}
+
+static void print_text(const struct tool_report *r)
+{
+	double t = r->interval > 0 ? r->interval : 1;
+	char a[24], b[24], c[24], d[24];
+	printf(r->final ? "summary %.2f s:" : "%6.1f s:", r->seconds);
+	for (uint16_t i = 0; i < r->nports; i++) {
+		const struct lobo_counters *k = &r->delta[i];
+		printf("%s %s rx %s %s, tx %s %s, dropped rx %" PRIu64 " tx %" PRIu64, i ? " |" : "", r->name[i],
+		       si(a, k->rx_packets / t, "pps"), si(b, k->rx_bytes * 8 / t, "bit/s"),
+		       si(c, k->tx_packets / t, "pps"), si(d, k->tx_bytes * 8 / t, "bit/s"), k->rx_dropped, k->tx_dropped);
+		if (r->final)
+			printf(" (%" PRIu64 " frames in, %" PRIu64 " out)", k->rx_packets, k->tx_packets);
+	}
+	printf(r->filtered ? ", filtered %" PRIu64 "\n" : "\n", r->filtered);
+}
+
+static void on_report(const struct tool_report *r, void *ctx) { *(bool *)ctx ? print_json(r) : print_text(r); }
 
 static int list(bool json)
 {

@@ -143,6 +143,12 @@ lab_bind_vfio() {
     basename "$(readlink "/sys/bus/pci/devices/$1/iommu_group")"
 }
 
+# Let BDF $1 answer memory accesses and master DMA (command register bits 1, 2),
+# as a userspace driver must: no kernel driver called pci_enable_device for it.
+lab_pci_enable() {
+    setpci -s "$1" COMMAND=0x6:0x6 || lab_fail "cannot enable $1"
+}
+
 # --- the Linux stack as a peer -------------------------------------------------
 
 # Run a command in network namespace $1 ("" = the initial one).

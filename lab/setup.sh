@@ -7,9 +7,9 @@ set -euo pipefail
 CACHE=${LOBO_LAB_CACHE:-/var/cache/lobo-lab}
 # Host tools that guest tests reach through the 9p share, plus what run-guest
 # itself needs to build the initramfs (busybox, cpio, xz).
-HOST_PKGS="busybox-static cpio xz-utils tcpdump python3-scapy iputils-ping ethtool iproute2 gcc libc6-dev"
+HOST_PKGS="busybox-static cpio xz-utils tcpdump python3-scapy iputils-ping ethtool iproute2 pciutils gcc libc6-dev"
 HOST_PATHS="/bin/busybox /usr/bin/cpio /usr/bin/xz /usr/bin/tcpdump /usr/lib/python3/dist-packages/scapy
-            /usr/bin/ping /usr/sbin/ethtool /usr/sbin/ip /usr/bin/gcc /usr/share/doc/busybox-static"
+            /usr/bin/ping /usr/sbin/ethtool /usr/sbin/ip /usr/bin/setpci /usr/bin/gcc /usr/share/doc/busybox-static"
 
 qemu_ok() {   # QEMU 7.2 from bookworm main has no igb: we need 10.x from backports
     local v

@@ -3,10 +3,10 @@
 # address, a device lobo has no driver for and a non-root user get one-line
 # errors; ?rebind=1 gives the device back to its kernel driver.
 # lab: nic=virtio nic=virtio nic=virtio hugepages=64 timeout=600
-. "$LAB_DIR/tests/virtio_common.sh"
+. "$LAB_DIR/tests/virtio.inc"
 build_io
 setup_peer
-uri="pci:$LAB_NIC0_SLOT?vfio=0"
+uri="pci:$NIC0?vfio=0"
 kill_and_restart "$uri"
 
 $IO hold "$uri" 120 > $T/hold.out 2>&1 & holder=$!
@@ -22,11 +22,12 @@ fails_with "needs root" setpriv --reuid=65534 --regid=65534 --clear-groups $IO i
 fails_with "unknown option 'virtoi'" $IO info "$uri&virtoi=modern"
 
 # NIC2 is the kernel's (virtio-pci + virtio_net): lobo takes it and gives it back.
-drv() { basename "$(readlink /sys/bus/pci/devices/$LAB_NIC2_SLOT/driver)"; }
+NIC2=$(lab_nic 2)
+drv() { lab_driver $NIC2; }
 [ "$(drv)" = virtio-pci ] || fail "NIC2 starts bound to $(drv), not virtio-pci"
-$IO info "pci:$LAB_NIC2_SLOT?vfio=0&rebind=1" > /dev/null || fail "cannot open NIC2"
-[ "$(drv)" = virtio-pci ] && ls /sys/bus/pci/devices/$LAB_NIC2_SLOT/virtio*/net > /dev/null 2>&1 ||
+$IO info "pci:$NIC2?vfio=0&rebind=1" > /dev/null || fail "cannot open NIC2"
+[ "$(drv)" = virtio-pci ] && ls /sys/bus/pci/devices/$NIC2/virtio*/net > /dev/null 2>&1 ||
     fail "after ?rebind=1 NIC2 is bound to '$(drv)', not virtio-pci with a net interface"
-$IO info "pci:$LAB_NIC2_SLOT?vfio=0" > /dev/null || fail "cannot open NIC2"
+$IO info "pci:$NIC2?vfio=0" > /dev/null || fail "cannot open NIC2"
 [ -z "$(drv)" ] || fail "without ?rebind=1 NIC2 went back to $(drv)"
 echo "rebind ok"

@@ -4,7 +4,8 @@
  * queues > 1 (or fanout=ID, to share with other processes) the sockets join
  * one PACKET_FANOUT_HASH group, so each flow stays on one queue. The kernel
  * interface forces a copy each way: rx_poll copies out of the receive blocks,
- * tx_post into transmit slots; both are counted. */
+ * tx_post into transmit slots; both are counted. Transmit bypasses the qdisc
+ * (PACKET_QDISC_BYPASS), so tc shaping and local captures do not see it. */
 #include "port.h"
 
 #include <arpa/inet.h>
@@ -30,11 +31,6 @@
 #define POLLS_PER_STATS 1024u      /* PACKET_STATISTICS is a syscall */
 #define TX_DATA_OFF TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) /* packet_mmap.rst, TX_RING */
 
-struct ring {
-	struct lobo_frame *slot;
-	uint32_t mask, head, tail; /* head: next to take out, tail: next free */
-};
-
 struct queue {
 	int fd;
 	uint8_t *map; /* rx blocks, then tx frames */
@@ -44,7 +40,7 @@ struct queue {
 	uint8_t *rx_pkt;
 	uint32_t tx_next, polls;
 	bool tx_unsent; /* the last kick failed: retry on reclaim */
-	struct ring posted, done;
+	struct lobo_ring posted, done;
 };
 
 struct afpacket_port {
@@ -54,27 +50,6 @@ struct afpacket_port {
 	struct queue q[LOBO_MAX_QUEUES];
 	struct lobo_frame slots[];
 };
-
-static uint16_t ring_put(struct ring *r, const struct lobo_frame *f, uint16_t n)
-{
-	uint32_t room = r->mask + 1 - (r->tail - r->head);
-	if (n > room)
-		n = (uint16_t)room;
-	for (uint16_t i = 0; i < n; i++)
-		r->slot[(r->tail + i) & r->mask] = f[i];
-	r->tail += n;
-	return n;
-}
-
-static uint16_t ring_take(struct ring *r, struct lobo_frame *f, uint16_t max)
-{
-	uint32_t have = r->tail - r->head;
-	uint16_t n = have < max ? (uint16_t)have : max;
-	for (uint16_t i = 0; i < n; i++)
-		f[i] = r->slot[(r->head + i) & r->mask];
-	r->head += n;
-	return n;
-}
 
 static void count_kernel_drops(struct queue *q, struct lobo_counters *c)
 {
@@ -86,7 +61,7 @@ static void count_kernel_drops(struct queue *q, struct lobo_counters *c)
 
 static uint16_t afp_rx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
 {
-	return ring_put(&((struct afpacket_port *)p)->q[q].posted, f, n);
+	return lobo_ring_put(&((struct afpacket_port *)p)->q[q].posted, f, n);
 }
 
 /* The next received packet, handing finished blocks back to the kernel. A
@@ -174,11 +149,6 @@ static bool tx_frame_ok(const struct afpacket_port *ap, const struct lobo_frame 
 	return f->len <= max - 4 || (f->data[12] == 0x81 && f->data[13] == 0x00);
 }
 
-static void tx_kick(struct queue *q)
-{
-	q->tx_unsent = send(q->fd, NULL, 0, MSG_DONTWAIT) < 0;
-}
-
 static uint16_t afp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
 {
 	struct afpacket_port *ap = (struct afpacket_port *)p;
@@ -203,11 +173,11 @@ static uint16_t afp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_
 		queued++;
 		c->tx_bytes += f[taken].len;
 	}
-	ring_put(&q->done, f, taken);
+	lobo_ring_put(&q->done, f, taken);
 	c->tx_packets += queued;
 	c->copies += queued;
-	if (queued)
-		tx_kick(q);
+	if (queued) /* one syscall per batch; MSG_DONTWAIT: do not wait for completions */
+		q->tx_unsent = send(q->fd, NULL, 0, MSG_DONTWAIT) < 0;
 	return taken;
 }
 
@@ -215,9 +185,9 @@ static uint16_t afp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_
 static uint16_t afp_tx_reclaim(struct lobo_port *p, uint16_t qi, struct lobo_frame *f, uint16_t max)
 {
 	struct queue *q = &((struct afpacket_port *)p)->q[qi];
-	if (q->tx_unsent)
-		tx_kick(q);
-	return ring_take(&q->done, f, max);
+	if (q->tx_unsent) /* e.g. ENOBUFS: the frames wait in the ring for another kick */
+		q->tx_unsent = send(q->fd, NULL, 0, MSG_DONTWAIT) < 0;
+	return lobo_ring_take(&q->done, f, max);
 }
 
 static void afp_refresh_info(struct lobo_port *p)
@@ -227,8 +197,7 @@ static void afp_refresh_info(struct lobo_port *p)
 	memcpy(ifr.ifr_name, ap->ifname, sizeof ap->ifname);
 	if (!ioctl(ap->q[0].fd, SIOCGIFHWADDR, &ifr))
 		memcpy(p->info.mac, ifr.ifr_hwaddr.sa_data, 6);
-	if (!ioctl(ap->q[0].fd, SIOCGIFFLAGS, &ifr))
-		p->info.link_up = ifr.ifr_flags & IFF_RUNNING;
+	p->info.link_up = !ioctl(ap->q[0].fd, SIOCGIFFLAGS, &ifr) && (ifr.ifr_flags & IFF_RUNNING);
 	if (!ioctl(ap->q[0].fd, SIOCGIFMTU, &ifr))
 		p->info.max_frame = (uint32_t)ifr.ifr_mtu + ETH_HLEN + 4;
 	for (uint16_t q = 0; q < p->info.queues; q++)
@@ -310,7 +279,7 @@ static int queue_open(struct afpacket_port *ap, struct queue *q, int ifindex, in
 	    getsockopt(q->fd, SOL_PACKET, PACKET_FANOUT, &arg, &len) ||
 	    setsockopt(q->fd, SOL_SOCKET, SO_DETACH_FILTER, &len, sizeof len))
 		return sys_fail(err, "join a fanout group on", ap->ifname,
-				"bring the interface up (`ip link set IF up`) or pick another fanout=ID");
+				"pick another fanout=ID (another program uses it differently)");
 	*fanout = arg & 0xffff;
 	return 0;
 }

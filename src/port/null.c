@@ -7,48 +7,22 @@
 #include <errno.h>
 #include <stdlib.h>
 
-struct ring {
-	struct lobo_frame *slot;
-	uint32_t mask, head, tail; /* head: next to take out, tail: next free */
-};
-
 struct null_port {
 	struct lobo_port port;
 	uint32_t size;
-	struct ring rx[LOBO_MAX_QUEUES], tx[LOBO_MAX_QUEUES];
+	struct lobo_ring rx[LOBO_MAX_QUEUES], tx[LOBO_MAX_QUEUES];
 	struct lobo_frame slots[];
 };
 
-static uint16_t ring_put(struct ring *r, const struct lobo_frame *f, uint16_t n)
-{
-	uint32_t room = r->mask + 1 - (r->tail - r->head);
-	if (n > room)
-		n = (uint16_t)room;
-	for (uint16_t i = 0; i < n; i++)
-		r->slot[(r->tail + i) & r->mask] = f[i];
-	r->tail += n;
-	return n;
-}
-
-static uint16_t ring_take(struct ring *r, struct lobo_frame *f, uint16_t max)
-{
-	uint32_t have = r->tail - r->head;
-	uint16_t n = have < max ? (uint16_t)have : max;
-	for (uint16_t i = 0; i < n; i++)
-		f[i] = r->slot[(r->head + i) & r->mask];
-	r->head += n;
-	return n;
-}
-
 static uint16_t null_rx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
 {
-	return ring_put(&((struct null_port *)p)->rx[q], f, n);
+	return lobo_ring_put(&((struct null_port *)p)->rx[q], f, n);
 }
 
 static uint16_t null_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
 {
 	struct null_port *np = (struct null_port *)p;
-	uint16_t n = ring_take(&np->rx[q], f, max);
+	uint16_t n = lobo_ring_take(&np->rx[q], f, max);
 	for (uint16_t i = 0; i < n; i++) {
 		f[i].len = np->size;
 		f[i].flags = 0;
@@ -60,7 +34,7 @@ static uint16_t null_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame 
 
 static uint16_t null_tx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
 {
-	n = ring_put(&((struct null_port *)p)->tx[q], f, n);
+	n = lobo_ring_put(&((struct null_port *)p)->tx[q], f, n);
 	uint64_t bytes = 0;
 	for (uint16_t i = 0; i < n; i++)
 		bytes += f[i].len;
@@ -71,7 +45,7 @@ static uint16_t null_tx_post(struct lobo_port *p, uint16_t q, const struct lobo_
 
 static uint16_t null_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
 {
-	return ring_take(&((struct null_port *)p)->tx[q], f, max);
+	return lobo_ring_take(&((struct null_port *)p)->tx[q], f, max);
 }
 
 static int null_open(struct lobo_port **out, const char *arg, const char *params,
@@ -102,9 +76,9 @@ static int null_open(struct lobo_port **out, const char *arg, const char *params
 	}
 	struct lobo_frame *s = np->slots;
 	for (uint16_t q = 0; q < info.queues; q++) {
-		np->rx[q] = (struct ring){.slot = s, .mask = info.rx_ring - 1u};
+		np->rx[q] = (struct lobo_ring){.slot = s, .mask = info.rx_ring - 1u};
 		s += info.rx_ring;
-		np->tx[q] = (struct ring){.slot = s, .mask = info.tx_ring - 1u};
+		np->tx[q] = (struct lobo_ring){.slot = s, .mask = info.tx_ring - 1u};
 		s += info.tx_ring;
 	}
 	np->size = (uint32_t)size;

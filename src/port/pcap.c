@@ -17,41 +17,15 @@
 
 #define SNAPLEN 65535
 
-struct ring {
-	struct lobo_frame *slot;
-	uint32_t mask, head, tail; /* head: next to take out, tail: next free */
-};
-
 struct pcap_port {
 	struct lobo_port port;
 	pcap_t *pcap;
 	pcap_dumper_t *dumper; /* NULL on a reader */
 	bool loop, done;
 	long data_start;       /* file offset of the first record, for loop=1 */
-	struct ring posted, sent;
+	struct lobo_ring posted, sent;
 	struct lobo_frame slots[];
 };
-
-static uint16_t ring_put(struct ring *r, const struct lobo_frame *f, uint16_t n)
-{
-	uint32_t room = r->mask + 1 - (r->tail - r->head);
-	if (n > room)
-		n = (uint16_t)room;
-	for (uint16_t i = 0; i < n; i++)
-		r->slot[(r->tail + i) & r->mask] = f[i];
-	r->tail += n;
-	return n;
-}
-
-static uint16_t ring_take(struct ring *r, struct lobo_frame *f, uint16_t max)
-{
-	uint32_t have = r->tail - r->head;
-	uint16_t n = have < max ? (uint16_t)have : max;
-	for (uint16_t i = 0; i < n; i++)
-		f[i] = r->slot[(r->head + i) & r->mask];
-	r->head += n;
-	return n;
-}
 
 static void stop_reading(struct pcap_port *pp, const char *why)
 {
@@ -75,7 +49,7 @@ static uint16_t pcap_rx_post(struct lobo_port *p, uint16_t q, const struct lobo_
 {
 	struct pcap_port *pp = (struct pcap_port *)p;
 	(void)q;
-	return pp->dumper ? 0 : ring_put(&pp->posted, f, n);
+	return pp->dumper ? 0 : lobo_ring_put(&pp->posted, f, n);
 }
 
 static uint16_t pcap_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
@@ -97,7 +71,7 @@ static uint16_t pcap_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame 
 		} else if (hdr->caplen > pp->posted.slot[pp->posted.head & pp->posted.mask].len) {
 			c->rx_errors++; /* never write past a buffer: skip the record */
 		} else {
-			ring_take(&pp->posted, &f[n], 1);
+			lobo_ring_take(&pp->posted, &f[n], 1);
 			memcpy(f[n].data, data, hdr->caplen);
 			f[n].len = hdr->caplen;
 			f[n++].flags = 0;
@@ -115,7 +89,7 @@ static uint16_t pcap_tx_post(struct lobo_port *p, uint16_t q, const struct lobo_
 	struct lobo_counters *c = &p->counters[q];
 	if (!pp->dumper)
 		return 0;
-	n = ring_put(&pp->sent, f, n);
+	n = lobo_ring_put(&pp->sent, f, n);
 	struct pcap_pkthdr hdr;
 	gettimeofday(&hdr.ts, NULL);
 	for (uint16_t i = 0; i < n; i++) {
@@ -134,7 +108,7 @@ static uint16_t pcap_tx_post(struct lobo_port *p, uint16_t q, const struct lobo_
 static uint16_t pcap_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
 {
 	(void)q;
-	return ring_take(&((struct pcap_port *)p)->sent, f, max);
+	return lobo_ring_take(&((struct pcap_port *)p)->sent, f, max);
 }
 
 static int open_file(struct pcap_port *pp, const char *file, bool write, char *err)
@@ -210,8 +184,8 @@ static int pcap_open_port(struct lobo_port **out, const char *arg, const char *p
 		lobo_err(err, "pcap: out of memory");
 		return -ENOMEM;
 	}
-	pp->posted = (struct ring){.slot = pp->slots, .mask = info.rx_ring - 1u};
-	pp->sent = (struct ring){.slot = pp->slots + info.rx_ring, .mask = info.tx_ring - 1u};
+	pp->posted = (struct lobo_ring){.slot = pp->slots, .mask = info.rx_ring - 1u};
+	pp->sent = (struct lobo_ring){.slot = pp->slots + info.rx_ring, .mask = info.tx_ring - 1u};
 	pp->loop = loop;
 	rc = open_file(pp, arg, *mode == 'w', err);
 	if (rc) {

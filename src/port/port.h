@@ -40,6 +40,34 @@ int lobo_params_check(const char *params, const char *scheme, const char *const 
 /* Reads queues=/rx_ring=/tx_ring= into info with limits; writes err on bad values. */
 int lobo_params_rings(const char *params, struct lobo_port_info *info, uint16_t dflt_ring, char *err);
 
+/* A ring of frames a port holds for the caller: buffers posted for receive,
+ * frames sent and waiting to be reclaimed. mask + 1 is a power of two. */
+struct lobo_ring {
+	struct lobo_frame *slot;
+	uint32_t mask, head, tail; /* head: next to take out, tail: next free */
+};
+
+static inline uint16_t lobo_ring_put(struct lobo_ring *r, const struct lobo_frame *f, uint16_t n)
+{
+	uint32_t room = r->mask + 1 - (r->tail - r->head);
+	if (n > room)
+		n = (uint16_t)room;
+	for (uint16_t i = 0; i < n; i++)
+		r->slot[(r->tail + i) & r->mask] = f[i];
+	r->tail += n;
+	return n;
+}
+
+static inline uint16_t lobo_ring_take(struct lobo_ring *r, struct lobo_frame *f, uint16_t max)
+{
+	uint32_t have = r->tail - r->head;
+	uint16_t n = have < max ? (uint16_t)have : max;
+	for (uint16_t i = 0; i < n; i++)
+		f[i] = r->slot[(r->head + i) & r->mask];
+	r->head += n;
+	return n;
+}
+
 #define lobo_err(err, ...) (snprintf((err), LOBO_ERR_LEN, __VA_ARGS__))
 
 #endif

@@ -4,7 +4,8 @@
  * fd per queue (IFF_MULTI_QUEUE when queues > 1). A missing NAME is created
  * and brought up, and disappears on close since it is not persistent; an
  * existing one is attached to and left as it was. read(2)/write(2) copy each
- * frame; the copies are counted. */
+ * frame; the copies are counted. Frames the kernel dropped because lobo read
+ * too slowly are added to queue 0's rx_dropped by lobo_port_info. */
 #include "port.h"
 
 #include <errno.h>
@@ -18,50 +19,24 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-struct ring {
-	struct lobo_frame *slot;
-	uint32_t mask, head, tail; /* head: next to take out, tail: next free */
-};
-
 struct tap_port {
 	struct lobo_port port;
 	char ifname[IF_NAMESIZE];
 	int fd[LOBO_MAX_QUEUES];
 	uint64_t kernel_drops; /* the device's tx_dropped when last read */
-	struct ring posted[LOBO_MAX_QUEUES], done[LOBO_MAX_QUEUES];
+	struct lobo_ring posted[LOBO_MAX_QUEUES], done[LOBO_MAX_QUEUES];
 	struct lobo_frame slots[];
 };
 
-static uint16_t ring_put(struct ring *r, const struct lobo_frame *f, uint16_t n)
-{
-	uint32_t room = r->mask + 1 - (r->tail - r->head);
-	if (n > room)
-		n = (uint16_t)room;
-	for (uint16_t i = 0; i < n; i++)
-		r->slot[(r->tail + i) & r->mask] = f[i];
-	r->tail += n;
-	return n;
-}
-
-static uint16_t ring_take(struct ring *r, struct lobo_frame *f, uint16_t max)
-{
-	uint32_t have = r->tail - r->head;
-	uint16_t n = have < max ? (uint16_t)have : max;
-	for (uint16_t i = 0; i < n; i++)
-		f[i] = r->slot[(r->head + i) & r->mask];
-	r->head += n;
-	return n;
-}
-
 static uint16_t tap_rx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
 {
-	return ring_put(&((struct tap_port *)p)->posted[q], f, n);
+	return lobo_ring_put(&((struct tap_port *)p)->posted[q], f, n);
 }
 
 static uint16_t tap_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
 {
 	struct tap_port *tp = (struct tap_port *)p;
-	struct ring *posted = &tp->posted[q];
+	struct lobo_ring *posted = &tp->posted[q];
 	struct lobo_counters *c = &p->counters[q];
 	uint16_t n = 0;
 	while (n < max && posted->head != posted->tail) {
@@ -91,7 +66,7 @@ static uint16_t tap_tx_post(struct lobo_port *p, uint16_t q, const struct lobo_f
 {
 	struct tap_port *tp = (struct tap_port *)p;
 	struct lobo_counters *c = &p->counters[q];
-	struct ring *done = &tp->done[q];
+	struct lobo_ring *done = &tp->done[q];
 	uint32_t room = done->mask + 1 - (done->tail - done->head);
 	uint16_t taken = 0;
 	for (; taken < n && taken < room; taken++) {
@@ -109,14 +84,14 @@ static uint16_t tap_tx_post(struct lobo_port *p, uint16_t q, const struct lobo_f
 		c->tx_bytes += f[taken].len;
 		c->copies++;
 	}
-	ring_put(done, f, taken);
+	lobo_ring_put(done, f, taken);
 	return taken;
 }
 
 /* write(2) copied the frames, so buffers come back at once. */
 static uint16_t tap_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
 {
-	return ring_take(&((struct tap_port *)p)->done[q], f, max);
+	return lobo_ring_take(&((struct tap_port *)p)->done[q], f, max);
 }
 
 /* What the kernel sends out of the tap goes to lobo; frames it could not queue
@@ -147,8 +122,7 @@ static void tap_refresh_info(struct lobo_port *p)
 	memcpy(ifr.ifr_name, tp->ifname, sizeof tp->ifname);
 	if (fd >= 0 && !ioctl(fd, SIOCGIFHWADDR, &ifr))
 		memcpy(p->info.mac, ifr.ifr_hwaddr.sa_data, 6);
-	if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr))
-		p->info.link_up = ifr.ifr_flags & IFF_RUNNING;
+	p->info.link_up = fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr) && (ifr.ifr_flags & IFF_RUNNING);
 	if (fd >= 0 && !ioctl(fd, SIOCGIFMTU, &ifr))
 		p->info.max_frame = (uint32_t)ifr.ifr_mtu + 14 + 4;
 	if (fd >= 0)
@@ -208,8 +182,8 @@ static int tap_open(struct lobo_port **out, const char *arg, const char *params,
 	bool created = !if_nametoindex(arg);
 	struct lobo_frame *s = tp->slots;
 	for (uint16_t q = 0; q < info.queues; q++, s += info.rx_ring + info.tx_ring) {
-		tp->posted[q] = (struct ring){.slot = s, .mask = info.rx_ring - 1u};
-		tp->done[q] = (struct ring){.slot = s + info.rx_ring, .mask = info.tx_ring - 1u};
+		tp->posted[q] = (struct lobo_ring){.slot = s, .mask = info.rx_ring - 1u};
+		tp->done[q] = (struct lobo_ring){.slot = s + info.rx_ring, .mask = info.tx_ring - 1u};
 		tp->fd[q] = -1;
 	}
 	struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI | (info.queues > 1 ? IFF_MULTI_QUEUE : 0)};
@@ -221,9 +195,11 @@ static int tap_open(struct lobo_port **out, const char *arg, const char *params,
 			if (errno == EPERM)
 				lobo_err(err, "tap: %s '%s' needs CAP_NET_ADMIN: run as root, or `ip tuntap add dev %s mode tap user $USER`",
 					 created ? "creating" : "attaching to", arg, arg);
-			else if (errno == EINVAL || errno == EBUSY)
+			else if (errno == EINVAL)
 				lobo_err(err, "tap: '%s' exists but is not a %s tap: pick another name or delete it",
 					 arg, info.queues > 1 ? "multi-queue" : "single-queue");
+			else if (errno == EBUSY)
+				lobo_err(err, "tap: '%s' is in use by another program: pick another name", arg);
 			else
 				lobo_err(err, "tap: cannot open '%s' through /dev/net/tun: %s: try `modprobe tun`", arg, strerror(errno));
 		}

@@ -161,16 +161,18 @@ static long build_frames(struct tool_session *s, const struct blast_opts *o, str
 	return n;
 }
 
-/* A token bucket holding at most one batch, so a stall is not made up by a burst. */
+/* A token bucket 10 ms deep: deep enough to absorb a late wake-up from sleep,
+ * shallow enough that a stall is not made up by a long burst. */
 static uint16_t paced(double rate, double *tokens, uint64_t *last_ns, uint16_t want)
 {
 	if (rate <= 0)
 		return want;
 	uint64_t now = tool_now_ns();
+	double depth = rate / 100 > LOBO_BATCH ? rate / 100 : LOBO_BATCH;
 	*tokens += rate * (double)(now - *last_ns) / 1e9;
 	*last_ns = now;
-	if (*tokens > LOBO_BATCH)
-		*tokens = LOBO_BATCH;
+	if (*tokens > depth)
+		*tokens = depth;
 	if (*tokens < 1) {
 		double wait_ns = (1 - *tokens) / rate * 1e9;
 		if (wait_ns > 20000) /* sleep only when it is worth a context switch, at most 1 ms */

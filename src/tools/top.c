@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,18 +66,18 @@ static void take_sample(struct sample *s)
 	qsort(s->proc, (size_t)s->n, sizeof s->proc[0], by_pid);
 }
 
-/* The same port in the previous sample, matched by process and name. */
+/* The same port in the previous sample: ports are only ever appended, so the
+ * same index and name (two ports may share a URI). */
 static const struct lobo_stats_port *find_prev(const struct sample *prev, const struct lobo_stats_file *f,
-					       const struct lobo_stats_port *port, double *dt)
+					       uint32_t port, double *dt)
 {
 	for (int i = 0; i < prev->n; i++) {
 		const struct lobo_stats_file *p = &prev->proc[i];
-		if (p->pid != f->pid || f->updated_ns <= p->updated_ns)
+		if (p->pid != f->pid || f->updated_ns <= p->updated_ns || port >= p->nports ||
+		    strcmp(p->port[port].info.name, f->port[port].info.name))
 			continue;
 		*dt = (double)(f->updated_ns - p->updated_ns) / 1e9;
-		for (uint32_t j = 0; j < p->nports; j++)
-			if (!strcmp(p->port[j].info.name, port->info.name))
-				return &p->port[j];
+		return &p->port[port];
 	}
 	return NULL;
 }
@@ -129,7 +130,7 @@ static void print_text(FILE *out, const struct sample *cur, const struct sample 
 			const struct lobo_stats_port *p = &f->port[j];
 			const struct lobo_counters *c = &p->total;
 			double dt = 0;
-			const struct lobo_stats_port *before = find_prev(prev, f, p, &dt);
+			const struct lobo_stats_port *before = find_prev(prev, f, j, &dt);
 			struct rates r = rates_of(c, before, dt);
 			fprintf(out, "%-7d %-12.12s %-20.20s %-8s %-16.16s %-4s %8s %8s %8s %8s %8s %8s %8s %8s\n", f->pid,
 				f->program, p->info.name, p->info.driver, p->info.mode, p->info.link_up ? "up" : "down",
@@ -166,15 +167,15 @@ static void print_json(FILE *out, const struct sample *cur, const struct sample 
 			const struct lobo_stats_port *p = &f->port[j];
 			const struct lobo_counters *c = &p->total;
 			double dt = 0;
-			const struct lobo_stats_port *before = find_prev(prev, f, p, &dt);
+			const struct lobo_stats_port *before = find_prev(prev, f, j, &dt);
 			struct rates r = rates_of(c, before, dt);
 			fputs(j ? ",{" : "{", out);
 			json_str(out, "name", p->info.name);
 			json_str(out, "driver", p->info.driver);
 			json_str(out, "mode", p->info.mode);
 			fprintf(out, "\"link\":%s,\"rx_pps\":%.0f,\"rx_bps\":%.0f,\"tx_pps\":%.0f,\"tx_bps\":%.0f,"
-				"\"drops_ps\":%.0f,\"rx_packets\":%lu,\"rx_bytes\":%lu,\"rx_dropped\":%lu,\"rx_errors\":%lu,"
-				"\"tx_packets\":%lu,\"tx_bytes\":%lu,\"tx_dropped\":%lu,\"tx_errors\":%lu,\"copies\":%lu}",
+				"\"drops_ps\":%.0f,\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"rx_dropped\":%" PRIu64 ",\"rx_errors\":%" PRIu64 ","
+				"\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"tx_dropped\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"copies\":%" PRIu64 "}",
 				p->info.link_up ? "true" : "false", r.rx_pps, r.rx_bps, r.tx_pps, r.tx_bps, r.drops_ps,
 				c->rx_packets, c->rx_bytes, c->rx_dropped, c->rx_errors, c->tx_packets, c->tx_bytes,
 				c->tx_dropped, c->tx_errors, c->copies);

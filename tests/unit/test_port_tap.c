@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,7 +76,7 @@ static void post_rx(struct lobo_port *p, uint32_t n, uint32_t cap)
 static uint16_t recv_all(struct lobo_port *p, struct lobo_frame *out, uint16_t n)
 {
 	uint16_t got = 0;
-	for (int tries = 0; got < n && tries < 1000; tries++, usleep(1000))
+	for (int tries = 0; got < n && tries < 500; tries++, usleep(1000))
 		got += lobo_rx_poll(p, 0, out + got, n - got);
 	return got;
 }
@@ -113,8 +114,8 @@ static void kernel_to_lobo(void **state)
 	char err[LOBO_ERR_LEN];
 	struct lobo_port *p;
 	struct lobo_frame f[N], out[N];
-	assert_int_equal(lobo_port_open(&p, "tap:kptap0", NULL, err), 0);
-	int fd = kernel_socket("kptap0");
+	assert_int_equal(lobo_port_open(&p, "tap:kptap2", NULL, err), 0);
+	int fd = kernel_socket("kptap2");
 	post_rx(p, 1, 100); /* too small for the first frame */
 	memset(rxb[0], 0xee, sizeof rxb[0]);
 	f[0] = make_frame(0, 1000);
@@ -150,9 +151,9 @@ static void lobo_to_kernel(void **state)
 	struct lobo_port *p;
 	struct lobo_frame f[N + 1], done[N + 1];
 	uint8_t got[2048];
-	assert_int_equal(lobo_port_open(&p, "tap:kptap0?queues=2", NULL, err), 0);
+	assert_int_equal(lobo_port_open(&p, "tap:kptap3?queues=2", NULL, err), 0);
 	assert_int_equal(lobo_port_info(p)->queues, 2);
-	int fd = kernel_socket("kptap0");
+	int fd = kernel_socket("kptap3");
 	for (int i = 0; i < N; i++) { /* untagged only: the kernel would strip a tag into auxdata */
 		f[i] = make_frame(i, i == 0 ? 60 : i == 1 ? 1514 : 60 + (uint32_t)rand() % 1455);
 		memcpy(txb[i] + 12, "\x88\xb5", 2);
@@ -173,6 +174,31 @@ static void lobo_to_kernel(void **state)
 	lobo_port_close(p);
 }
 
+/* Frames the kernel could not queue while lobo did not read are counted. */
+static void drops_counted(void **state)
+{
+	(void)state;
+	need_root();
+	char err[LOBO_ERR_LEN];
+	struct lobo_port *p;
+	struct lobo_frame f = make_frame(0, 60), out[N];
+	assert_int_equal(lobo_port_open(&p, "tap:kptap4?rx_ring=64", NULL, err), 0);
+	int fd = kernel_socket("kptap4");
+	for (int i = 0; i < 3000; i++) /* the tap holds txqueuelen (1000) */
+		assert_int_equal(send(fd, f.data, f.len, 0), f.len);
+	uint32_t got = 0;
+	for (uint16_t n = N; n == N; got += n) {
+		post_rx(p, N, sizeof rxb[0]);
+		n = recv_all(p, out, N);
+	}
+	lobo_port_info(p);
+	struct lobo_counters *c = lobo_port_counters(p, 0);
+	assert_true(c->rx_dropped > 0);
+	assert_int_equal(got + c->rx_dropped, 3000);
+	close(fd);
+	lobo_port_close(p);
+}
+
 /* A tap someone else made is used as it is and left behind. */
 static void existing_tap_kept(void **state)
 {
@@ -185,6 +211,9 @@ static void existing_tap_kept(void **state)
 	assert_string_equal(err, "tap: 'kptap1' exists but is not a multi-queue tap: pick another name or delete it");
 	assert_int_equal(lobo_port_open(&p, "tap:kptap1", NULL, err), 0);
 	assert_null(strstr(lobo_port_info(p)->mode, "created"));
+	struct lobo_port *again;
+	assert_int_equal(lobo_port_open(&again, "tap:kptap1", NULL, err), -EBUSY);
+	assert_string_equal(err, "tap: 'kptap1' is in use by another program: pick another name");
 	assert_false(lobo_port_info(p)->link_up); /* it was down and stays down */
 	lobo_port_close(p);
 	assert_int_not_equal(if_nametoindex("kptap1"), 0);
@@ -204,13 +233,35 @@ static void bad_names(void **state)
 	assert_null(p);
 }
 
+/* As nobody the open fails with one line saying how to get the right. */
+static void unprivileged(void **state)
+{
+	(void)state;
+	need_root();
+	pid_t pid = fork();
+	if (pid == 0) {
+		char err[LOBO_ERR_LEN];
+		struct lobo_port *p;
+		if (setresuid(65534, 65534, 65534))
+			_exit(2);
+		int rc = lobo_port_open(&p, "tap:kptap9", NULL, err);
+		_exit(rc == -EPERM && strstr(err, "needs CAP_NET_ADMIN: run as root") && !strchr(err, '\n') ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(created_and_removed),
 		cmocka_unit_test(kernel_to_lobo),
 		cmocka_unit_test(lobo_to_kernel),
+		cmocka_unit_test(drops_counted),
 		cmocka_unit_test(existing_tap_kept),
+		cmocka_unit_test(unprivileged),
 		cmocka_unit_test(bad_names),
 	};
 	return cmocka_run_group_tests(tests, netns_setup, NULL);
