@@ -6,8 +6,7 @@ LOBO ?= $(BUILD)/lobo
 
 all: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
-	@ninja -C $(BUILD) | grep -v '^\[' || true
-	@[ -x $(BUILD)/src/tools/lobo ]
+	@ninja -C $(BUILD) >$(BUILD)/ninja.log || { cat $(BUILD)/ninja.log; exit 1; }
 	@ln -sf src/tools/lobo $(BUILD)/lobo
 
 deps:

@@ -190,9 +190,10 @@ def report(res_path, meta_path, docs):
             '| comparison | workload | peer | lobo | peer | unit | lobo/peer | per core | goal | verdict |',
             '|---|---|---|---:|---:|---|---:|---:|---|---|'] + rows
     behind, short = sum('**behind' in r for r in rows), sum('short of goal' in r for r in rows)
-    if behind or short:
-        out += ['', '**lobo is behind its peer in %d of %d comparisons and ahead but short of the goal in %d**'
-                ' (marked above).' % (behind, len(rows), short)]
+    parts = (['behind its peer in %d of %d comparisons' % (behind, len(rows))] if behind else []) + \
+        (['ahead but short of the goal in %d of %d' % (short, len(rows))] if short else [])
+    if parts:
+        out += ['', '**lobo is %s** (marked above).' % ' and '.join(parts)]
     notes = [v for k, v in meta if k == 'note']
     if skips or fails or notes:
         out += ['', '### Not measured', ''] + ['- skip: ' + s for s in skips]
@@ -204,7 +205,7 @@ def report(res_path, meta_path, docs):
             '- Cores: %s. testpmd runs its main lcore and its one forwarding lcore on the same CPU'
             ' (`--lcores 0@C,1@C`: the main lcore only waits on the command line), lobo runs its single'
             ' thread there (`taskset -c C`); both get one forwarding core, at `nice -n -20`.' % m.get('cores', ''),
-            '- testpmd is driven through `-i` on stdin: `start`, 1 s warm-up, `show port stats all` twice;'
+            '- testpmd is driven through `-i` on stdin: `start`, 2 s for start-up and warm-up, `show port stats all` twice;'
             ' the rate is testpmd\'s own Rx-pps/Tx-pps between the two. lobo\'s rate is the --json summary:'
             ' frames summed over ports / "seconds".',
             '- Traffic: veth pairs lb0a/lb0b and lb1a/lb1b in netns `lobobench`. rxonly and io get frames'
@@ -214,14 +215,18 @@ def report(res_path, meta_path, docs):
             % m.get('generator', '') if m.get('generator') else '- Traffic: veth pairs in netns `lobobench`.',
             '- lobo\'s side of each workload: txonly `lobo blast PORT --size 64`, rxonly `lobo capture PORT'
             ' -w /dev/null` (it still formats pcap records, testpmd\'s rxonly just frees), io `lobo fwd A B`.',
+            '- The kernel\'s io is a Linux bridge over lb0a and lb1a, with RPS moving lb0a\'s receive work to'
+            ' the measured CPU; its rate is lb1b\'s rx_packets over the run. xdp-bench (xdp-tools) would be the'
+            ' kernel peer for AF_XDP (XDP_DROP for rxonly, XDP_REDIRECT for io) where it loads.',
             '- Start-up: time from spawning the process to the first frame arriving on the veth peer'
             ' (an AF_PACKET socket on lb0b), sending 64-byte frames on afpacket:lb0a / net_af_packet.',
             '- Memory: a two-port null forwarder, 2 s after start: peak RSS (VmHWM) plus hugepages'
-            ' (HugetlbPages, which RSS does not count) from /proc/PID/status.',
+            ' (HugetlbPages, which RSS does not count) from /proc/PID/status. testpmd runs with its default'
+            ' pools, as it comes; --total-num-mbufs would shrink them.',
             '', '### Commands', '']
     for key, lst in cmds.items():
         for side, c in lst:
-            out.append('- %s, %s: `%s`' % (key, side, c))
+            out.append('- %s, %s: `%s`' % (key, side, c.replace(m.get('lobo binary', '?').split(' (')[0], 'lobo')))
     out += ['', '<details><summary>Every run</summary>', '']
     out += ['- %s %s, %s: %s %s' % (g, wl, side, ' '.join('%g' % v for v in vals), res[(g, wl)]['unit'])
             for g, wl in order for side, vals in res[(g, wl)].items() if side != 'unit']

@@ -13,7 +13,7 @@
 
 static volatile sig_atomic_t stop; /* a signal handler can only reach a global */
 
-static void on_signal(int sig) { (void)sig, stop = 1; }
+static void on_signal(int sig) { (void)sig, stop = 0; }
 
 static const char usage[] =
 	"usage: lobo COMMAND [OPTIONS]\n"
@@ -27,13 +27,16 @@ static const char usage[] =
 	"ports: null:[?size=N]  pcap:FILE  afpacket:IF  tap:NAME  xdp:IF  pci:BDF,\n"
 	"       each taking ?queues=N&rx_ring=N&tx_ring=N\n";
 
-static const char *const cmd_usage[][2] = {
-	{"list", "usage: lobo list [--json]\n"},
-	{"fwd", "usage: lobo fwd PORT PORT [--count N] [--duration S] [--json]\n"},
-	{"blast", "usage: lobo blast PORT (--size 60..1514 | --pcap FILE) [--rate PPS] [--dst-mac MAC]\n"
-		  "                  [--count N] [--duration S] [--json]\n"},
-	{"capture", "usage: lobo capture PORT -w FILE [--count N] [--duration S] [--json] [BPF FILTER...]\n"},
-	{"top", "usage: lobo top [--interval S] [--count N] [--json]\n"},
+/* Each command, the options it takes (by short letter) and its help. */
+static const struct command {
+	const char *name, *opts, *help;
+} commands[] = {
+	{"list", "jh", "usage: lobo list [--json]\n"},
+	{"fwd", "cdjh", "usage: lobo fwd PORT PORT [--count FRAMES] [--duration S] [--json]\n"},
+	{"blast", "cdjhsprm", "usage: lobo blast PORT (--size 60..1514 | --pcap FILE) [--rate PPS] [--dst-mac MAC]\n"
+			      "                  [--count FRAMES] [--duration S] [--json]\n"},
+	{"capture", "cdjhw", "usage: lobo capture PORT -w FILE [--count FRAMES] [--duration S] [--json] [BPF FILTER...]\n"},
+	{"top", "cjhi", "usage: lobo top [--interval S] [--count ROUNDS] [--json]\n"},
 };
 
 struct args {
@@ -83,29 +86,24 @@ static int parse(int argc, char **argv, struct args *a)
 		{"size", 1, 0, 's'}, {"pcap", 1, 0, 'p'}, {"rate", 1, 0, 'r'}, {"dst-mac", 1, 0, 'm'},
 		{"write", 1, 0, 'w'}, {"interval", 1, 0, 'i'}, {0, 0, 0, 0},
 	};
-	/* Which options each command takes, by their short letters. */
-	static const char *const allowed[][2] = {
-		{"list", "jh"}, {"fwd", "cdjh"}, {"blast", "cdjhsprm"}, {"capture", "cdjhw"}, {"top", "cjhi"},
-	};
-	const char *ok = NULL;
+	const struct command *cmd = NULL;
 	double v;
-	for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
-		if (!strcmp(a->cmd, allowed[i][0]))
-			ok = allowed[i][1];
-	if (!ok)
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(a->cmd, commands[i].name))
+			cmd = &commands[i];
+	if (!cmd)
 		return fail("unknown command '%s': run lobo --help for the list", a->cmd);
 	opterr = 0;
 	for (int c; (c = getopt_long(argc, argv, ":c:d:jhs:p:r:m:w:i:", opts, NULL)) != -1;) {
 		if (c == ':')
 			return fail("option '%s' needs a value: see lobo %s --help", argv[optind - 1], a->cmd);
-		if (c == '?' || !strchr(ok, c))
+		if (c == '?')
 			return fail("unknown option '%s' for %s: see lobo %s --help", argv[optind - 1], a->cmd, a->cmd);
-		if (c == 'h') {
-			for (size_t i = 0; i < sizeof cmd_usage / sizeof cmd_usage[0]; i++)
-				if (!strcmp(a->cmd, cmd_usage[i][0]))
-					fputs(cmd_usage[i][1], stdout);
-			return 1;
-		}
+		for (const struct option *o = opts; !strchr(cmd->opts, c) && o->name; o++)
+			if (o->val == c)
+				return fail("unknown option '--%s' for %s: see lobo %s --help", o->name, a->cmd, a->cmd);
+		if (c == 'h')
+			return fputs(cmd->help, stdout), 1;
 		bool good = true;
 		if (c == 'c')
 			good = parse_num(optarg, 1, 1e18, &v), a->run.count = (uint64_t)v;

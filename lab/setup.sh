@@ -27,6 +27,7 @@ ready && exit 0
 
 [ "$(id -u)" = 0 ] || { echo "lab/setup.sh: must run as root to install packages" >&2; exit 1; }
 # Another apt-get may be running (e.g. the lead installing build tools): wait for it.
+export DEBIAN_FRONTEND=noninteractive   # CI has no terminal to answer debconf
 APT=(apt-get -q -y -o DPkg::Lock::Timeout=600 -o APT::Sandbox::User=root)
 
 add_backports() {

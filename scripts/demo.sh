@@ -49,7 +49,10 @@ ip netns exec demo-b "$L" capture afpacket:demo-b0 -w "$tmp/arrived.pcap" --coun
 capture=$!
 ip netns exec demo-m "$L" fwd afpacket:demo-a1 afpacket:demo-b1 > >(sed -u 's/^/  fwd   | /') 2>&1 &
 fwd=$!
-sleep 1
+# Ready once each has its ports open, which its stats file for lobo top shows.
+for pid in $capture $fwd; do
+	for _ in $(seq 200); do [ -e /run/lobo/$pid ] && break; sleep 0.05; done
+done
 ip netns exec demo-a "$L" blast afpacket:demo-a0 --pcap "$tmp/sent.pcap" --count $total --rate $RATE 2>&1 \
 	| sed -u 's/^/  blast | /'
 wait $capture

@@ -23,6 +23,21 @@ static double now(void)
 	return (double)t.tv_sec + t.tv_nsec / 1e9;
 }
 
+/* Takes back sent buffers; gives up when the port takes nothing for 10 s. */
+static void reclaim(struct lobo_port *p, uint32_t *free_bufs, uint32_t *nfree, double *last)
+{
+	struct lobo_frame f[LOBO_BATCH];
+	uint16_t n = lobo_tx_reclaim(p, 0, f, LOBO_BATCH);
+	for (uint16_t i = 0; i < n; i++)
+		free_bufs[(*nfree)++] = (uint32_t)f[i].tag;
+	if (n)
+		*last = now();
+	else if (now() - *last > 10) {
+		fprintf(stderr, "virtio_io: stuck: the port sent nothing for 10 s\n");
+		exit(1);
+	}
+}
+
 static void print_counters(struct lobo_port *p)
 {
 	struct lobo_counters c;
@@ -57,6 +72,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[1], "send") && argc >= 4) {
 		/* Buffers 0..NBUF-1 are a free stack; a frame is copied into one, sent, reclaimed. */
 		uint32_t free_bufs[NBUF], nfree = 0, sent = 0;
+		double last = now();
 		for (uint32_t i = 0; i < NBUF; i++)
 			free_bufs[nfree++] = i;
 		do {
@@ -69,21 +85,18 @@ int main(int argc, char **argv)
 			}
 			while (pcap_next_ex(in, &h, &bytes) == 1) {
 				while (!nfree)
-					for (uint16_t i = 0, n = lobo_tx_reclaim(p, 0, f, LOBO_BATCH); i < n; i++)
-						free_bufs[nfree++] = (uint32_t)f[i].tag;
+					reclaim(p, free_bufs, &nfree, &last);
 				uint32_t b = free_bufs[--nfree];
 				struct lobo_frame one = {.data = mem.base + b * BUF, .len = h->caplen, .tag = b};
 				memcpy(one.data, bytes, h->caplen);
 				while (lobo_tx_post(p, 0, &one, 1) != 1)
-					for (uint16_t i = 0, n = lobo_tx_reclaim(p, 0, f, LOBO_BATCH); i < n; i++)
-						free_bufs[nfree++] = (uint32_t)f[i].tag;
+					reclaim(p, free_bufs, &nfree, &last);
 				sent++;
 			}
 			pcap_close(in);
 		} while (argc == 5 && !strcmp(argv[4], "loop"));
-		for (double end = now() + 5; nfree < NBUF && now() < end;)
-			for (uint16_t i = 0, n = lobo_tx_reclaim(p, 0, f, LOBO_BATCH); i < n; i++)
-				free_bufs[nfree++] = (uint32_t)f[i].tag;
+		while (nfree < NBUF)
+			reclaim(p, free_bufs, &nfree, &last);
 		printf("sent=%u reclaimed_all=%s\n", sent, nfree == NBUF ? "yes" : "no");
 		rc = nfree == NBUF ? 0 : 1;
 	} else if (!strcmp(argv[1], "recv") && argc == 6) {

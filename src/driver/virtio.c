@@ -205,7 +205,8 @@ static void kick(struct virtio_port *vp, struct vq *vq)
 	 * device's NO_NOTIFY flag (2.4.7.2 step 4). Without it the load can pass
 	 * the store, we see a stale "don't notify" while the device, having seen
 	 * the old index, goes idle waiting for a notification: both sides wait
-	 * forever (the hang fixed in Snabb and DPDK's vhost). */
+	 * forever (the hang fixed in Snabb and DPDK's vhost). CPU-strength fences
+	 * suffice: the device is software on another CPU (Linux: weak_barriers). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!(__atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED) & USED_F_NO_NOTIFY))
 		wr(vp->notify, vq->notify_at, vq->index, 2);

@@ -97,9 +97,9 @@ static long pcap_each(const char *file, char *err, int (*fn)(const uint8_t *, ui
 			break;
 		n++;
 	}
-	if (rc == PCAP_ERROR)
-		if (!*err)
-			tool_err(err, "%s is damaged after frame %ld: %s: repair or re-capture it", file, n, pcap_geterr(p));
+	if (rc == PCAP_ERROR && !*err)
+		tool_err(err, "%s is damaged after frame %ld: %s: repair or re-capture it", file, n,
+			 pcap_geterr(p));
 	pcap_close(p);
 	if (rc == PCAP_ERROR)
 		return -EINVAL;

@@ -8,6 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* The devices lobo's drivers claim (src/driver): the one table to extend. */
@@ -86,6 +91,20 @@ static int each_dir(const char *root, int max, char *err, bool (*fn)(const char 
 	return kept;
 }
 
+/* Virtual interfaces (veth, tun, bridge) have no device link in sysfs; the
+ * ethtool driver query (ETHTOOL_GDRVINFO, no privilege needed) names them. */
+static void ethtool_driver(const char *name, char *out, size_t len)
+{
+	struct ethtool_drvinfo info = {.cmd = ETHTOOL_GDRVINFO};
+	struct ifreq ifr = {.ifr_data = (char *)&info};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+	if (fd >= 0 && !ioctl(fd, SIOCETHTOOL, &ifr) && info.driver[0])
+		snprintf(out, len, "%.31s", info.driver);
+	if (fd >= 0)
+		close(fd);
+}
+
 static bool add_iface(const char *dir, const char *name, void *out, int i)
 {
 	struct list_iface *f = (struct list_iface *)out + i;
@@ -97,6 +116,8 @@ static bool add_iface(const char *dir, const char *name, void *out, int i)
 	read_line(dir, "address", f->mac, sizeof f->mac);
 	read_line(dir, "operstate", f->operstate, sizeof f->operstate);
 	read_driver(dir, "device/driver", f->driver, sizeof f->driver);
+	if (!strcmp(f->driver, "-"))
+		ethtool_driver(name, f->driver, sizeof f->driver);
 	return true;
 }
 

@@ -38,11 +38,10 @@ veth capfl-a0 capfl-a capfl-b0 capfl-b
 ip netns exec capfl-b "$L" capture afpacket:capfl-b0 -w "$tmp/live.pcap" --json $filter >"$tmp/live.json" &
 pid=$!
 pids+=($pid)
-sleep 1
+wait_ready $pid
 ip netns exec capfl-a "$L" blast afpacket:capfl-a0 --pcap "$tmp/mix.pcap" --count "$total" --rate 2000 >/dev/null \
 	|| { echo "blast from the mix failed"; exit 1; }
 sleep 0.5
-kill -INT $pid
-wait $pid || { echo "capture exited $? on SIGINT, wanted 0"; exit 1; }
+interrupt $pid || { echo "capture exited $? on SIGINT, wanted 0"; exit 1; }
 same_frames "$tmp/expected.pcap" "$tmp/live.pcap" || exit 1
 summary "$tmp/live.json" "s['type'] == 'summary' and s['filtered'] == $total - $want" || exit 1

@@ -22,6 +22,5 @@ summary "$tmp/rate.json" "s['ports']['null:']['tx_packets'] == 30000 and 1.45 < 
 pid=$!
 pids+=($pid)
 sleep 1.2
-kill -INT $pid
-wait $pid || { echo "fwd exited $? on SIGINT, wanted 0"; exit 1; }
+interrupt $pid || { echo "fwd exited $? on SIGINT, wanted 0"; exit 1; }
 summary "$tmp/int.json" "s['type'] == 'summary' and s['ports']['null:']['tx_packets'] > 0" || exit 1

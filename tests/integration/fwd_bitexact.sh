@@ -27,12 +27,11 @@ capture=$!
 ip netns exec fwdbx-m "$L" fwd afpacket:fwdbx-a1 afpacket:fwdbx-b1 --duration 40 --json >"$tmp/fwd.json" 2>"$tmp/fwd.err" &
 fwd=$!
 pids+=($capture $fwd)
-sleep 1.5
+wait_ready $capture $fwd
 ip netns exec fwdbx-a "$L" blast afpacket:fwdbx-a0 --pcap "$tmp/in.pcap" --count "$n" --rate 2000 --json \
 	>"$tmp/blast.json" 2>"$tmp/blast.err" || { echo "blast failed: $(cat "$tmp/blast.err")"; exit 1; }
 wait $capture || { echo "capture failed: $(cat "$tmp/capture.err")"; exit 1; }
-kill -INT $fwd
-wait $fwd || { echo "fwd did not end cleanly on SIGINT: $(cat "$tmp/fwd.err")"; exit 1; }
+interrupt $fwd || { echo "fwd did not end cleanly on SIGINT: $(cat "$tmp/fwd.err")"; exit 1; }
 summary "$tmp/blast.json" "s['ports']['afpacket:fwdbx-a0']['tx_packets'] == $n" || exit 1
 summary "$tmp/fwd.json" "s['type'] == 'summary' and s['ports']['afpacket:fwdbx-a1']['rx_packets'] == $n \
 	and s['ports']['afpacket:fwdbx-b1']['tx_packets'] == $n" || exit 1

@@ -1,0 +1,27 @@
+#!/bin/bash
+# lobo list shows each interface with its MAC, state and driver, and every PCI
+# network device with its ID, bound driver and lobo's driver for it.
+. "$(dirname "$0")/common.inc"
+need_root
+mkns clist
+ip -n clist link add clist-v0 type veth peer name clist-v1
+ip -n clist link set clist-v0 up
+ip netns exec clist "$L" list --json >"$tmp/list.json" || { echo "lobo list failed"; exit 1; }
+ip netns exec clist $PY - "$tmp/list.json" <<'PY'
+import glob, json, os, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+ifs = {r["name"]: r for r in rows if r["type"] == "interface"}
+if set(ifs) != set(os.listdir("/sys/class/net")) - {"bonding_masters"}:
+    sys.exit(f"interfaces {sorted(ifs)} != {sorted(os.listdir('/sys/class/net'))}")
+v0 = ifs["clist-v0"]
+mac = open("/sys/class/net/clist-v0/address").read().strip()
+if (v0["mac"], v0["driver"]) != (mac, "veth") or v0["operstate"] not in ("up", "lowerlayerdown"):
+    sys.exit(f"clist-v0 listed as {v0}, wanted mac {mac}, driver veth")
+nics = {os.path.basename(d) for d in glob.glob("/sys/bus/pci/devices/*") if open(d + "/class").read().startswith("0x02")}
+pci = {r["bdf"]: r for r in rows if r["type"] == "pci"}
+if set(pci) != nics:
+    sys.exit(f"PCI network devices {sorted(pci)} != {sorted(nics)}")
+for r in pci.values():
+    if r["id"] in ("1af4:1000", "1af4:1041") and r["lobo"] != "virtio":
+        sys.exit(f"{r} should name lobo's virtio driver")
+PY
