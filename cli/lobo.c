@@ -13,7 +13,7 @@
 
 static volatile sig_atomic_t stop; /* a signal handler can only reach a global */
 
-static void on_signal(int sig) { (void)sig, stop = 0; }
+static void on_signal(int sig) { (void)sig, stop = 1; }
 
 static const char usage[] =
 	"usage: lobo COMMAND [OPTIONS]\n"
