@@ -103,6 +103,8 @@ struct lobo_port;
  * 2048 bytes (chunk=4096: 4096), and sends only frames that lie in `mem`. */
 int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *mem, char *err);
 void lobo_port_close(struct lobo_port *port);
+/* The lobo driver for a PCI vendor:device ("virtio", ...), or NULL. */
+const char *lobo_pci_driver_name(uint16_t vendor, uint16_t device);
 /* Refresh and return link state, MAC and the rest (not for the fast path). */
 const struct lobo_port_info *lobo_port_info(struct lobo_port *port);
 /* The queue's counters. Writable so that a caller that drops frames the port

@@ -2,7 +2,7 @@
 # lobo killed with SIGKILL mid-traffic comes back; a busy device, a wrong
 # address, a device lobo has no driver for and a non-root user get one-line
 # errors; ?rebind=1 gives the device back to its kernel driver.
-# lab: nic=virtio nic=virtio nic=virtio hugepages=64 timeout=600
+# lab: nic=virtio nic=virtio nic=virtio hugepages=64 timeout=300
 . "$LAB_DIR/tests/virtio.inc"
 build_io
 setup_peer

@@ -1,7 +1,7 @@
 #!/bin/bash
 # lobo drives a transitional virtio-net NIC without IOMMU (physical addresses),
 # once modern and once legacy; the guest kernel drives the peer on the same hub.
-# lab: nic=virtio nic=virtio hugepages=64 timeout=900
+# lab: nic=virtio nic=virtio hugepages=64 timeout=600
 . "$LAB_DIR/tests/virtio.inc"
 build_io
 setup_peer

@@ -2,7 +2,7 @@
 # lobo drives virtio-net through VFIO (IOMMU: IOVA == virtual address): a
 # modern-only NIC whose DMA goes through the IOMMU (iommu_platform=on), and a
 # transitional one driven legacy, which bypasses the IOMMU (mode says so).
-# lab: iommu=1 nic=virtio-modern,iommu_platform=on nic=virtio nic=virtio hugepages=64 timeout=900
+# lab: iommu=1 nic=virtio-modern,iommu_platform=on nic=virtio nic=virtio hugepages=64 timeout=600
 . "$LAB_DIR/tests/virtio.inc"
 lab_modprobe vfio vfio_iommu_type1 irqbypass vfio_pci_core vfio_pci
 build_io

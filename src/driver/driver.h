@@ -8,9 +8,6 @@
 
 struct lobo_pci_port {
 	struct lobo_port port;
-	/* The driver's own ops: lobo_port_open installs the pci: scheme's ops,
-	 * which forward the data path here. */
-	const struct lobo_port_ops *drv;
 	struct lobo_pci pci;
 };
 

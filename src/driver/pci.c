@@ -1,5 +1,5 @@
-/* The pci: scheme: finds the device, picks the driver by vendor:device ID and
- * forwards every call to it. */
+/* The pci: scheme: finds the device and hands it to the driver for its
+ * vendor:device ID, whose ops then serve the port directly. */
 #include "driver.h"
 
 #include <errno.h>
@@ -45,7 +45,7 @@ static int pci_open(struct lobo_port **out, const char *arg, const char *params,
 			continue;
 		rc = drivers[i].ops->open(out, bdf, params, mem, err);
 		if (!rc)
-			((struct lobo_pci_port *)*out)->drv = drivers[i].ops;
+			(*out)->ops = drivers[i].ops;
 		return rc;
 	}
 	lobo_err(err, "pci: no lobo driver for %04x:%04x at %s (lobo drives: virtio-net 1af4:1000, 1af4:1041)",
@@ -53,43 +53,12 @@ static int pci_open(struct lobo_port **out, const char *arg, const char *params,
 	return -ENODEV;
 }
 
-#define DRV(p) (((struct lobo_pci_port *)(p))->drv)
-
-static void pci_close(struct lobo_port *p) { DRV(p)->close(p); }
-
-static void pci_refresh_info(struct lobo_port *p)
+const char *lobo_pci_driver_name(uint16_t vendor, uint16_t device)
 {
-	if (DRV(p)->refresh_info)
-		DRV(p)->refresh_info(p);
+	for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
+		if (drivers[i].vendor == vendor && drivers[i].device == device)
+			return drivers[i].ops->scheme;
+	return NULL;
 }
 
-static uint16_t pci_rx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
-{
-	return DRV(p)->rx_post(p, q, f, n);
-}
-
-static uint16_t pci_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t n)
-{
-	return DRV(p)->rx_poll(p, q, f, n);
-}
-
-static uint16_t pci_tx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
-{
-	return DRV(p)->tx_post(p, q, f, n);
-}
-
-static uint16_t pci_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t n)
-{
-	return DRV(p)->tx_reclaim(p, q, f, n);
-}
-
-const struct lobo_port_ops lobo_pci_ops = {
-	.scheme = "pci",
-	.open = pci_open,
-	.close = pci_close,
-	.refresh_info = pci_refresh_info,
-	.rx_post = pci_rx_post,
-	.rx_poll = pci_rx_poll,
-	.tx_post = pci_tx_post,
-	.tx_reclaim = pci_tx_reclaim,
-};
+const struct lobo_port_ops lobo_pci_ops = {.scheme = "pci", .open = pci_open};

@@ -38,9 +38,11 @@ int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *me
 		int rc = ops->open(port, arg, q ? q + 1 : "", mem, err);
 		if (rc)
 			return rc;
-		(*port)->ops = ops;
+		/* A dispatching scheme (pci:) has already installed its driver's ops. */
+		if (!(*port)->ops)
+			(*port)->ops = ops;
 		snprintf((*port)->info.name, sizeof (*port)->info.name, "%s", uri);
-		snprintf((*port)->info.driver, sizeof (*port)->info.driver, "%s", ops->scheme);
+		snprintf((*port)->info.driver, sizeof (*port)->info.driver, "%s", (*port)->ops->scheme);
 		return 0;
 	}
 	lobo_err(err, "unknown port scheme in '%s': use null:, pcap:FILE, afpacket:IF, tap:NAME, xdp:IF or pci:BDF", uri);

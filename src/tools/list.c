@@ -15,27 +15,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* The devices lobo's drivers claim (src/driver): the one table to extend. */
-static const struct { uint16_t vendor, device; const char *driver; } nics[] = {
-	{0x1af4, 0x1000, "virtio"}, {0x1af4, 0x1041, "virtio"},
-	{0x8086, 0x10c9, "igb"},    {0x8086, 0x10e6, "igb"}, {0x8086, 0x10e7, "igb"},
-	{0x8086, 0x10e8, "igb"},    {0x8086, 0x150a, "igb"}, {0x8086, 0x1521, "igb"},
-	{0x8086, 0x1533, "igb"},    {0x8086, 0x1536, "igb"}, {0x8086, 0x1537, "igb"},
-	{0x8086, 0x1538, "igb"},    {0x8086, 0x1539, "igb"}, {0x8086, 0x157b, "igb"},
-	{0x8086, 0x10fb, "ixgbe"},  {0x8086, 0x10fc, "ixgbe"}, {0x8086, 0x10f7, "ixgbe"},
-	{0x8086, 0x1528, "ixgbe"},  {0x8086, 0x154d, "ixgbe"}, {0x8086, 0x1557, "ixgbe"},
-	{0x8086, 0x10d3, "e1000e"}, {0x8086, 0x10f6, "e1000e"}, {0x8086, 0x150c, "e1000e"},
-	{0x8086, 0x1502, "e1000e"}, {0x8086, 0x153a, "e1000e"},
-};
-
-const char *list_lobo_driver(uint16_t vendor, uint16_t device)
-{
-	for (size_t i = 0; i < sizeof nics / sizeof nics[0]; i++)
-		if (nics[i].vendor == vendor && nics[i].device == device)
-			return nics[i].driver;
-	return NULL;
-}
-
 /* First line of dir/name, without the newline; "-" if unreadable. */
 static void read_line(const char *dir, const char *name, char *out, size_t len)
 {
@@ -134,7 +113,7 @@ static bool add_pci(const char *dir, const char *name, void *out, int i)
 	p->vendor = (uint16_t)strtoul(vendor, NULL, 16);
 	p->device = (uint16_t)strtoul(device, NULL, 16);
 	read_driver(dir, "driver", p->driver, sizeof p->driver);
-	p->lobo_driver = list_lobo_driver(p->vendor, p->device);
+	p->lobo_driver = lobo_pci_driver_name(p->vendor, p->device);
 	return true;
 }
 

@@ -14,6 +14,7 @@
 #define TOOL_MAX_PORTS 2
 #define TOOL_BUF_SIZE 2048u   /* one standard frame (1518) fits, a power of two for the pool */
 #define TOOL_RX_BUFFERS 8192u /* enough to fill a few rings; fewer just leaves rings part-filled */
+#define TOOL_MAX_BATCH 256    /* the most --batch takes: tools keep batches on the stack */
 
 /* Ports opened over one memory region and one pool, published for `lobo top`. */
 struct tool_session {
@@ -43,6 +44,7 @@ struct tool_report {
 struct tool_run {
 	double duration; /* seconds; 0 = until stopped */
 	uint64_t count;  /* frames; 0 = no limit */
+	uint16_t batch;  /* frames per port call, 1..TOOL_MAX_BATCH; 0 = LOBO_BATCH */
 	volatile sig_atomic_t *stop; /* set by the CLI's SIGINT/SIGTERM handler */
 	void (*report)(const struct tool_report *r, void *ctx);
 	void *ctx;
@@ -58,6 +60,10 @@ struct tool_loop {
 };
 
 uint64_t tool_now_ns(void);
+static inline uint16_t tool_batch(const struct tool_run *run)
+{
+	return run->batch && run->batch <= TOOL_MAX_BATCH ? run->batch : LOBO_BATCH;
+}
 void tool_loop_start(struct tool_loop *l, struct tool_session *s, const struct tool_run *run);
 bool tool_loop_tick(struct tool_loop *l); /* false once stopped or the duration is over */
 void tool_loop_finish(struct tool_loop *l);
@@ -76,7 +82,7 @@ struct blast_opts {
 	uint32_t size;       /* synthesise UDP frames of this size, or */
 	const char *pcap;    /* replay this file's frames */
 	double rate;         /* frames per second; 0 = as fast as the port takes them */
-	uint8_t dst_mac[6];  /* default broadcast */
+	uint8_t dst_mac[6];  /* the CLI's default: 02:00:00:00:00:00 */
 };
 /* Frames a blast will pre-build: reads the pcap once; <0 and err if unreadable. */
 long blast_frame_count(const struct blast_opts *o, char *err);
@@ -99,6 +105,5 @@ struct list_pci {
 };
 int list_ifaces(struct list_iface *out, int max, char *err);
 int list_pci_nics(struct list_pci *out, int max, char *err);
-const char *list_lobo_driver(uint16_t vendor, uint16_t device);
 
 #endif
