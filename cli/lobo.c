@@ -24,6 +24,7 @@ static const char usage[] =
 	"  capture PORT -w FILE [BPF FILTER]  write frames matching the filter to a pcap\n"
 	"  top [--interval S]                 live counters of running lobo programs\n"
 	"common options: --count N  --duration S  --json  --help\n"
+	"fwd and blast: --batch N  frames per port call, 1..256 (default 32)\n"
 	"ports: null:[?size=N]  pcap:FILE  afpacket:IF  tap:NAME  xdp:IF  pci:BDF,\n"
 	"       each taking ?queues=N&rx_ring=N&tx_ring=N\n";
 
@@ -32,9 +33,10 @@ static const struct command {
 	const char *name, *opts, *help;
 } commands[] = {
 	{"list", "jh", "usage: lobo list [--json]\n"},
-	{"fwd", "cdjh", "usage: lobo fwd PORT PORT [--count FRAMES] [--duration S] [--json]\n"},
-	{"blast", "cdjhsprm", "usage: lobo blast PORT (--size 60..1514 | --pcap FILE) [--rate PPS] [--dst-mac MAC]\n"
-			      "                  [--count FRAMES] [--duration S] [--json]\n"},
+	{"fwd", "cdjhb", "usage: lobo fwd PORT PORT [--count FRAMES] [--duration S] [--batch 1..256] [--json]\n"},
+	{"blast", "cdjhsprmb", "usage: lobo blast PORT (--size 60..1514 | --pcap FILE) [--rate PPS] [--dst-mac MAC]\n"
+			       "                  [--count FRAMES] [--duration S] [--batch 1..256] [--json]\n"
+			       "--dst-mac defaults to 02:00:00:00:00:00, a locally administered address no one owns\n"},
 	{"capture", "cdjhw", "usage: lobo capture PORT -w FILE [--count FRAMES] [--duration S] [--json] [BPF FILTER...]\n"},
 	{"top", "cjhi", "usage: lobo top [--interval S] [--count ROUNDS] [--json]\n"},
 };
@@ -84,7 +86,7 @@ static int parse(int argc, char **argv, struct args *a)
 	static const struct option opts[] = {
 		{"count", 1, 0, 'c'}, {"duration", 1, 0, 'd'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'},
 		{"size", 1, 0, 's'}, {"pcap", 1, 0, 'p'}, {"rate", 1, 0, 'r'}, {"dst-mac", 1, 0, 'm'},
-		{"write", 1, 0, 'w'}, {"interval", 1, 0, 'i'}, {0, 0, 0, 0},
+		{"write", 1, 0, 'w'}, {"interval", 1, 0, 'i'}, {"batch", 1, 0, 'b'}, {0, 0, 0, 0},
 	};
 	const struct command *cmd = NULL;
 	double v;
@@ -94,7 +96,7 @@ static int parse(int argc, char **argv, struct args *a)
 	if (!cmd)
 		return fail("unknown command '%s': run lobo --help for the list", a->cmd);
 	opterr = 0;
-	for (int c; (c = getopt_long(argc, argv, ":c:d:jhs:p:r:m:w:i:", opts, NULL)) != -1;) {
+	for (int c; (c = getopt_long(argc, argv, ":c:d:jhs:p:r:m:w:i:b:", opts, NULL)) != -1;) {
 		if (c == ':')
 			return fail("option '%s' needs a value: see lobo %s --help", argv[optind - 1], a->cmd);
 		if (c == '?')
@@ -111,6 +113,8 @@ static int parse(int argc, char **argv, struct args *a)
 			good = parse_num(optarg, 0.001, 1e9, &a->run.duration);
 		else if (c == 'i')
 			good = parse_num(optarg, 0.01, 3600, &a->interval);
+		else if (c == 'b')
+			good = parse_num(optarg, 1, TOOL_MAX_BATCH, &v) && v == (int)v, a->run.batch = good ? (uint16_t)v : 0;
 		else if (c == 's')
 			good = parse_num(optarg, 0, 1e6, &v), a->blast.size = (uint32_t)v;
 		else if (c == 'r')
@@ -123,8 +127,11 @@ static int parse(int argc, char **argv, struct args *a)
 			a->blast.pcap = optarg;
 		else if (c == 'w')
 			a->write = optarg;
+		const struct option *o = opts;
+		while (o->name && o->val != c)
+			o++;
 		if (!good)
-			return fail("bad value '%s' for %s: see lobo --help for the ranges", optarg, argv[optind - 1]);
+			return fail("bad value '%s' for --%s: see lobo %s --help for the ranges", optarg, o->name, a->cmd);
 	}
 	for (int i = optind; i < argc; i++) {
 		if (a->npos < 2 && (a->npos < 1 || !strcmp(a->cmd, "fwd")))
@@ -256,7 +263,9 @@ static int run_tool(struct args *a)
 
 int main(int argc, char **argv)
 {
-	struct args a = {.interval = 1, .blast.dst_mac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+	/* Not broadcast: every host on the segment would route each frame (on veth,
+	 * on our own CPU). A locally administered address nobody owns, as testpmd's. */
+	struct args a = {.interval = 1, .blast.dst_mac = {0x02, 0, 0, 0, 0, 0}};
 	setvbuf(stdout, NULL, _IOLBF, 0); /* rate lines show up live through pipes */
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		fputs(usage, argc < 2 ? stderr : stdout);

@@ -13,6 +13,7 @@
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #define RX_BUDGET_PER_SLOT 2048u   /* rx_ring=N buys N * 2 KiB of blocks */
 #define POLLS_PER_STATS 1024u      /* PACKET_STATISTICS is a syscall */
 #define TX_DATA_OFF TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) /* packet_mmap.rst, TX_RING */
+#define VNET_LEN sizeof(struct virtio_net_hdr)
 
 struct queue {
 	int fd;
@@ -143,7 +145,7 @@ static uint16_t afp_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame 
 static bool tx_frame_ok(const struct afpacket_port *ap, const struct lobo_frame *f)
 {
 	uint32_t max = ap->port.info.max_frame; /* MTU + 14 + 4 */
-	if (f->len < ETH_HLEN || f->len > max || f->len > ap->frame_size - TX_DATA_OFF)
+	if (f->len < ETH_HLEN || f->len > max || f->len > ap->frame_size - TX_DATA_OFF - VNET_LEN)
 		return false;
 	/* the kernel takes the extra 4 bytes only for an 802.1Q tag (packet_extra_vlan_len_allowed) */
 	return f->len <= max - 4 || (f->data[12] == 0x81 && f->data[13] == 0x00);
@@ -165,8 +167,13 @@ static uint16_t afp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_
 		struct tpacket3_hdr *h = (void *)(tx + (size_t)q->tx_next * ap->frame_size);
 		if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) != TP_STATUS_AVAILABLE)
 			break; /* ring full: the kernel has not sent this slot yet */
-		memcpy((uint8_t *)h + TX_DATA_OFF, f[taken].data, f[taken].len);
-		h->tp_len = h->tp_snaplen = f[taken].len;
+		/* hdr_len = the whole frame: tpacket_snd copies that much into the
+		 * skb's head instead of hanging ring pages off it as frags, which
+		 * veth and the receiving stack would copy or pull again. */
+		struct virtio_net_hdr *vnet = (void *)((uint8_t *)h + TX_DATA_OFF);
+		*vnet = (struct virtio_net_hdr){.hdr_len = (uint16_t)f[taken].len};
+		memcpy(vnet + 1, f[taken].data, f[taken].len);
+		h->tp_len = h->tp_snaplen = f[taken].len + VNET_LEN;
 		h->tp_next_offset = 0;
 		__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
 		q->tx_next = (q->tx_next + 1) & (ap->tx_frames - 1);
@@ -250,6 +257,7 @@ static int queue_open(struct afpacket_port *ap, struct queue *q, int ifindex, in
 	 * (without it the ring stops at TP_STATUS_WRONG_FORMAT); tx_frame_ok
 	 * rejects such frames first, so none are lost silently. */
 	if (setsockopt(q->fd, SOL_PACKET, PACKET_VERSION, &v3, sizeof v3) ||
+	    setsockopt(q->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) ||
 	    setsockopt(q->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) ||
 	    setsockopt(q->fd, SOL_PACKET, PACKET_LOSS, &one, sizeof one) ||
 	    setsockopt(q->fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof rx) ||

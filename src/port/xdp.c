@@ -124,6 +124,16 @@ static uint16_t xdp_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame 
 	return n;
 }
 
+/* Copy mode sends at most 32 descriptors per kick (xsk_generic_xmit's
+ * TX_BATCH_SIZE) and answers EAGAIN while more wait, so kick until the ring
+ * is drained, as DPDK's af_xdp PMD does; zero-copy drivers return at once. */
+static void kick_tx(struct xdp_queue *q, uint32_t frames)
+{
+	for (uint32_t kicks = frames / 32 + 1; kicks--;)
+		if (!sendto(xsk_socket__fd(q->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) || (errno != EAGAIN && errno != EBUSY))
+			break;
+}
+
 /* Frames must lie inside the UMEM: the kernel only reads from it. tx_post
  * stops at the first frame that does not (or is longer than a chunk), counts
  * it in tx_errors and leaves it with the caller, which copies or drops it. */
@@ -149,7 +159,7 @@ static uint16_t xdp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_
 	xsk_ring_prod__submit(&q->tx, ok);
 	/* Copy mode always wants the kick; zero-copy only when the driver slept. */
 	if (ok && xsk_ring_prod__needs_wakeup(&q->tx))
-		sendto(xsk_socket__fd(q->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+		kick_tx(q, ok);
 	p->counters[qi].tx_packets += ok;
 	p->counters[qi].tx_bytes += bytes;
 	return ok;

@@ -168,7 +168,7 @@ static uint16_t paced(double rate, double *tokens, uint64_t *last_ns, uint16_t w
 	if (rate <= 0)
 		return want;
 	uint64_t now = tool_now_ns();
-	double depth = rate / 100 > LOBO_BATCH ? rate / 100 : LOBO_BATCH;
+	double depth = rate / 100 > want ? rate / 100 : want;
 	*tokens += rate * (double)(now - *last_ns) / 1e9;
 	*last_ns = now;
 	if (*tokens > depth)
@@ -184,7 +184,8 @@ static uint16_t paced(double rate, double *tokens, uint64_t *last_ns, uint16_t w
 
 int tool_blast(struct tool_session *s, const struct blast_opts *o, const struct tool_run *run, char *err)
 {
-	struct lobo_frame *frames, batch[LOBO_BATCH];
+	struct lobo_frame *frames, batch[TOOL_MAX_BATCH];
+	uint16_t max = tool_batch(run);
 	long nframes = build_frames(s, o, &frames, err);
 	if (nframes < 0)
 		return (int)nframes;
@@ -197,9 +198,9 @@ int tool_blast(struct tool_session *s, const struct blast_opts *o, const struct 
 	tool_loop_start(&loop, s, run);
 	while (tool_loop_tick(&loop) && (!run->count || sent < run->count)) {
 		for (uint16_t q = 0; q < queues; q++) {
-			in_flight -= lobo_tx_reclaim(s->port[0], q, batch, LOBO_BATCH);
-			uint64_t left = run->count ? run->count - sent : LOBO_BATCH;
-			uint16_t n = paced(o->rate, &tokens, &last_ns, left < LOBO_BATCH ? (uint16_t)left : LOBO_BATCH);
+			in_flight -= lobo_tx_reclaim(s->port[0], q, batch, TOOL_MAX_BATCH);
+			uint64_t left = run->count ? run->count - sent : max;
+			uint16_t n = paced(o->rate, &tokens, &last_ns, left < max ? (uint16_t)left : max);
 			for (uint16_t i = 0; i < n; i++)
 				batch[i] = frames[(next + i) % nframes];
 			uint16_t took = lobo_tx_post(s->port[0], q, batch, n);
@@ -212,7 +213,7 @@ int tool_blast(struct tool_session *s, const struct blast_opts *o, const struct 
 	/* Let the port finish what it holds before the final count and close. */
 	for (uint64_t until = tool_now_ns() + 500000000ull; in_flight && tool_now_ns() < until;)
 		for (uint16_t q = 0; q < queues; q++)
-			in_flight -= lobo_tx_reclaim(s->port[0], q, batch, LOBO_BATCH);
+			in_flight -= lobo_tx_reclaim(s->port[0], q, batch, TOOL_MAX_BATCH);
 	tool_loop_finish(&loop);
 	free(frames);
 	return 0;

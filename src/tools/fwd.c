@@ -9,10 +9,10 @@ struct lane {
 	uint32_t posted, ring; /* rx buffers the `from` queue holds, and its ring size */
 };
 
-static uint16_t forward(struct lobo_pool *pool, struct lane *l, uint64_t max)
+static uint16_t forward(struct lobo_pool *pool, struct lane *l, uint16_t max)
 {
-	struct lobo_frame f[LOBO_BATCH];
-	uint16_t n = lobo_rx_poll(l->from, l->queue, f, max < LOBO_BATCH ? (uint16_t)max : LOBO_BATCH), good = 0;
+	struct lobo_frame f[TOOL_MAX_BATCH];
+	uint16_t n = lobo_rx_poll(l->from, l->queue, f, max), good = 0;
 	l->posted -= n;
 	for (uint16_t i = 0; i < n; i++) {
 		if (f[i].flags & LOBO_F_ERROR) /* already counted in the port's rx_errors */
@@ -25,7 +25,7 @@ static uint16_t forward(struct lobo_pool *pool, struct lane *l, uint64_t max)
 		lobo_pool_free(pool, f + sent, good - sent);
 		lobo_port_counters(l->to, l->queue)->tx_dropped += good - sent;
 	}
-	uint16_t done = lobo_tx_reclaim(l->to, l->queue, f, LOBO_BATCH);
+	uint16_t done = lobo_tx_reclaim(l->to, l->queue, f, TOOL_MAX_BATCH);
 	lobo_pool_free(pool, f, done);
 	return n;
 }
@@ -41,17 +41,20 @@ int tool_fwd(struct tool_session *s, const struct tool_run *run, char *err)
 		lane[nlanes++] = (struct lane){s->port[1], s->port[0], q, 0, b->rx_ring};
 	}
 	struct tool_loop loop;
-	uint64_t forwarded = 0;
+	uint64_t forwarded = 0, batch = tool_batch(run);
 	tool_loop_start(&loop, s, run);
 	while (tool_loop_tick(&loop) && (!run->count || forwarded < run->count)) {
 		uint32_t moved = 0;
 		for (uint16_t i = 0; i < nlanes; i++) {
-			moved += forward(&s->pool, &lane[i], run->count ? run->count - forwarded - moved : LOBO_BATCH);
+			uint64_t left = run->count ? run->count - forwarded - moved : batch;
+			moved += forward(&s->pool, &lane[i], (uint16_t)(left < batch ? left : batch));
 			tool_refill(&s->pool, lane[i].from, lane[i].queue, &lane[i].posted, lane[i].ring);
 		}
 		forwarded += moved;
 		tool_loop_work(&loop, moved);
-		if (!moved && (tool_port_exhausted(s->port[0]) || tool_port_exhausted(s->port[1])))
+		/* Asking refreshes port info (syscalls on kernel ports), so only once idle. */
+		if (!moved && loop.idle_rounds >= 1024 &&
+		    (tool_port_exhausted(s->port[0]) || tool_port_exhausted(s->port[1])))
 			break;
 	}
 	tool_loop_finish(&loop);

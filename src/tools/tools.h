@@ -55,7 +55,7 @@ struct tool_loop {
 	struct tool_session *s;
 	const struct tool_run *run;
 	uint64_t start_ns, end_ns, next_publish_ns, next_report_ns, last_report_ns;
-	uint32_t idle_rounds;
+	uint32_t idle_rounds, rounds;
 	struct tool_report report;
 };
 
