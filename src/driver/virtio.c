@@ -22,50 +22,37 @@
 #define F_ACCESS_PLATFORM (1ull << 33) /* the device's DMA goes through the IOMMU */
 
 enum { S_ACKNOWLEDGE = 1, S_DRIVER = 2, S_DRIVER_OK = 4, S_FEATURES_OK = 8 };
-/* Legacy I/O BAR0 layout (4.1.4.8); the device config follows at 20 while MSI-X is off. */
-enum { L_DEVICE_FEATURES = 0, L_DRIVER_FEATURES = 4, L_QUEUE_PFN = 8, L_QUEUE_SIZE = 12,
-       L_QUEUE_SELECT = 14, L_QUEUE_NOTIFY = 16, L_STATUS = 18, L_CONFIG = 20 };
-/* struct virtio_pci_common_cfg (4.1.4.3). */
-enum { C_DEVICE_FEATURE_SELECT = 0, C_DEVICE_FEATURE = 4, C_DRIVER_FEATURE_SELECT = 8,
-       C_DRIVER_FEATURE = 12, C_STATUS = 20, C_QUEUE_SELECT = 22, C_QUEUE_SIZE = 24,
-       C_QUEUE_ENABLE = 28, C_QUEUE_NOTIFY_OFF = 30, C_QUEUE_DESC = 32, C_QUEUE_AVAIL = 40,
-       C_QUEUE_USED = 48 };
+/* The registers both interfaces have: [0] in the legacy I/O BAR0 (4.1.4.8),
+ * [1] in struct virtio_pci_common_cfg (4.1.4.3); indexed by vp->modern. */
+static const struct { uint8_t device_features, driver_features, queue_size, queue_select, status; } reg[2] = {
+	{.device_features = 0, .driver_features = 4, .queue_size = 12, .queue_select = 14, .status = 18},
+	{.device_features = 4, .driver_features = 12, .queue_size = 24, .queue_select = 22, .status = 20}};
+/* Legacy only; the device config follows at 20 while MSI-X is off. */
+enum { L_QUEUE_PFN = 8, L_QUEUE_NOTIFY = 16, L_CONFIG = 20 };
+/* Modern only (common_cfg); queue_driver and queue_device follow queue_desc at 40, 48. */
+enum { C_DEVICE_FEATURE_SELECT = 0, C_DRIVER_FEATURE_SELECT = 8, C_QUEUE_ENABLE = 28, C_QUEUE_NOTIFY_OFF = 30, C_QUEUE_DESC = 32 };
 enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_DEVICE = 4 }; /* cfg_type (4.1.4) */
 
 /* Split virtqueue (2.4). Little-endian fields: lobo runs on x86 and arm64 LE. */
-struct vring_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags, next;
-};
-struct vring_avail {
-	uint16_t flags, idx, ring[];
-};
-struct vring_used {
-	uint16_t flags, idx;
-	struct { uint32_t id, len; } ring[];
-};
+struct vring_desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
+struct vring_avail { uint16_t flags, idx, ring[]; };
+struct vring_used { uint16_t flags, idx; struct { uint32_t id, len; } ring[]; };
 #define DESC_F_NEXT 1
 #define DESC_F_WRITE 2
 #define AVAIL_F_NO_INTERRUPT 1
 #define USED_F_NO_NOTIFY 1
 
-struct region {
-	const struct lobo_pci_bar *bar;
-	size_t off;
-};
+struct region { const struct lobo_pci_bar *bar; size_t off; };
 
 struct vq {
 	struct vring_desc *desc;
 	struct vring_avail *avail;
 	struct vring_used *used;
 	uint16_t index, size, mask, next_avail, next_used, nfree;
+	uint16_t stride; /* descriptors per buffer: rx 1; tx 2, chain k being descriptors 2k, 2k+1 */
 	size_t notify_at;
-	struct slot {
-		uint8_t *buf;
-		uint64_t tag;
-		uint16_t free; /* a stack of free rx descriptors / tx chains (chain k: descriptors 2k, 2k+1) */
-	} *slot;
+	/* Per buffer; free is a stack of the free buffer numbers k. */
+	struct slot { uint8_t *buf; uint64_t tag; uint16_t free; } *slot;
 };
 
 struct virtio_port {
@@ -73,9 +60,8 @@ struct virtio_port {
 	struct lobo_mem *mem, rings;
 	struct lobo_pci_bar bars[6];
 	struct region common, notify, device;
-	uint32_t notify_multiplier;
+	uint32_t notify_multiplier, hdr_len;
 	bool modern;
-	uint32_t hdr_len;
 	uint64_t features;
 	struct vq rx, tx;
 };
@@ -83,8 +69,8 @@ struct virtio_port {
 static uint32_t rd(struct region r, size_t at, int width) { return lobo_pci_read(r.bar, r.off + at, width); }
 static void wr(struct region r, size_t at, uint32_t v, int width) { lobo_pci_write(r.bar, r.off + at, v, width); }
 
-static uint8_t status(struct virtio_port *vp) { return (uint8_t)rd(vp->common, vp->modern ? C_STATUS : L_STATUS, 1); }
-static void set_status(struct virtio_port *vp, uint8_t s) { wr(vp->common, vp->modern ? C_STATUS : L_STATUS, s, 1); }
+static uint8_t status(struct virtio_port *vp) { return (uint8_t)rd(vp->common, reg[vp->modern].status, 1); }
+static void set_status(struct virtio_port *vp, uint8_t s) { wr(vp->common, reg[vp->modern].status, s, 1); }
 
 /* 2.1.2 / 4.1.4.3.2: writing 0 resets; a modern driver waits to read 0 back. */
 static int reset(struct virtio_port *vp)
@@ -98,32 +84,26 @@ static int reset(struct virtio_port *vp)
 	return -ETIMEDOUT;
 }
 
-/* Legacy has 32 feature bits; modern shows 64 through a 32-bit window (4.1.4.3). */
-static uint64_t device_features(struct virtio_port *vp)
+/* Reads the device's features, or writes the driver's (f). Legacy has 32
+ * feature bits; modern shows 64 through a 32-bit window (4.1.4.3). */
+static uint64_t features(struct virtio_port *vp, bool driver, uint64_t f)
 {
-	uint64_t f = 0;
-	for (uint32_t half = 0; half < (vp->modern ? 2u : 1u); half++) {
+	size_t window = driver ? reg[vp->modern].driver_features : reg[vp->modern].device_features;
+	for (uint32_t half = 0; half < 1u + vp->modern; half++) {
 		if (vp->modern)
-			wr(vp->common, C_DEVICE_FEATURE_SELECT, half, 4);
-		f |= (uint64_t)rd(vp->common, vp->modern ? C_DEVICE_FEATURE : L_DEVICE_FEATURES, 4) << (32 * half);
+			wr(vp->common, driver ? C_DRIVER_FEATURE_SELECT : C_DEVICE_FEATURE_SELECT, half, 4);
+		if (driver)
+			wr(vp->common, window, (uint32_t)(f >> (32 * half)), 4);
+		else
+			f |= (uint64_t)rd(vp->common, window, 4) << (32 * half);
 	}
 	return f;
 }
 
-static void set_features(struct virtio_port *vp, uint64_t f)
-{
-	for (uint32_t half = 0; half < (vp->modern ? 2u : 1u); half++) {
-		if (vp->modern)
-			wr(vp->common, C_DRIVER_FEATURE_SELECT, half, 4);
-		wr(vp->common, vp->modern ? C_DRIVER_FEATURE : L_DRIVER_FEATURES, (uint32_t)(f >> (32 * half)), 4);
-	}
-}
-
 static const struct lobo_pci_bar *bar(struct virtio_port *vp, unsigned i, char *err)
 {
-	if (i >= 6 || (!vp->bars[i].len && lobo_pci_bar_open(&vp->base.pci, (int)i, &vp->bars[i], err)))
-		return NULL;
-	return &vp->bars[i];
+	bool ok = i < 6 && (vp->bars[i].len || !lobo_pci_bar_open(&vp->base.pci, (int)i, &vp->bars[i], err));
+	return ok ? &vp->bars[i] : NULL;
 }
 
 /* Walks the vendor-specific capabilities (4.1.4) for the modern interface;
@@ -132,45 +112,43 @@ static bool find_modern(struct virtio_port *vp, char *err)
 {
 	const struct lobo_pci *pci = &vp->base.pci;
 	uint16_t pci_status = 0;
-	uint8_t at = 0, cap[20];
+	uint8_t at = 0;
+	struct { uint8_t vndr, next, len, cfg_type, bar, pad[3]; uint32_t offset, length, notify_multiplier; } cap;
 	if (lobo_pci_config_read(pci, 0x06, &pci_status, 2) || !(pci_status & 0x10) ||
 	    lobo_pci_config_read(pci, 0x34, &at, 1))
 		return false;
-	for (int guard = 0; at >= 0x40 && guard < 48; guard++, at = cap[1]) {
-		if (lobo_pci_config_read(pci, at & ~3u, cap, sizeof cap))
+	for (int guard = 0; at >= 0x40 && guard < 48; guard++, at = cap.next) {
+		if (lobo_pci_config_read(pci, at & ~3u, &cap, sizeof cap))
 			return false;
-		struct region *r = cap[0] != 0x09 ? NULL : cap[3] == CAP_COMMON ? &vp->common
-				 : cap[3] == CAP_NOTIFY ? &vp->notify : cap[3] == CAP_DEVICE ? &vp->device : NULL;
+		struct region *r = cap.vndr != 0x09 ? NULL : cap.cfg_type == CAP_COMMON ? &vp->common
+				 : cap.cfg_type == CAP_NOTIFY ? &vp->notify : cap.cfg_type == CAP_DEVICE ? &vp->device : NULL;
 		if (!r || r->bar) /* the first capability of a type wins (4.1.4) */
 			continue;
-		uint32_t off, mult;
-		memcpy(&off, cap + 8, 4);
-		memcpy(&mult, cap + 16, 4);
-		r->bar = bar(vp, cap[4], err);
-		r->off = off;
+		*r = (struct region){bar(vp, cap.bar, err), cap.offset};
 		if (r == &vp->notify)
-			vp->notify_multiplier = mult;
+			vp->notify_multiplier = cap.notify_multiplier;
 	}
 	return vp->common.bar && vp->notify.bar && vp->device.bar;
 }
 
 /* Lays out one queue in the ring memory the legacy way (2.4.2: descriptors,
  * available ring, used ring aligned to 4096), which suits both interfaces. */
-static int setup_queue(struct virtio_port *vp, struct vq *vq, uint16_t index, uint16_t want,
+static int setup_queue(struct virtio_port *vp, struct vq *vq, uint16_t index, uint16_t stride, uint16_t want,
 		       uint8_t **cursor, char *err)
 {
-	wr(vp->common, vp->modern ? C_QUEUE_SELECT : L_QUEUE_SELECT, index, 2);
-	uint16_t size = (uint16_t)rd(vp->common, vp->modern ? C_QUEUE_SIZE : L_QUEUE_SIZE, 2);
+	wr(vp->common, reg[vp->modern].queue_select, index, 2);
+	uint16_t size = (uint16_t)rd(vp->common, reg[vp->modern].queue_size, 2);
 	if (vp->modern && size > want) /* a legacy device's size is fixed */
-		wr(vp->common, C_QUEUE_SIZE, size = want, 2);
+		wr(vp->common, reg[1].queue_size, size = want, 2);
 	if (!size || (size & (size - 1))) {
 		lobo_err(err, "virtio: %s: queue %u has size %u: not a usable split virtqueue", vp->base.pci.bdf, index, size);
 		return -EIO;
 	}
 	uint8_t *p = *cursor;
 	size_t used_at = (16u * size + 6u + 2u * size + 4095) & ~4095u;
-	*vq = (struct vq){.index = index, .size = size, .mask = (uint16_t)(size - 1), .desc = (struct vring_desc *)p,
-			  .avail = (struct vring_avail *)(p + 16u * size), .used = (struct vring_used *)(p + used_at)};
+	*vq = (struct vq){.index = index, .size = size, .mask = (uint16_t)(size - 1), .stride = stride,
+			  .desc = (struct vring_desc *)p, .avail = (struct vring_avail *)(p + 16u * size),
+			  .used = (struct vring_used *)(p + used_at)};
 	*cursor = p + ((used_at + 6u + 8u * size + 4095) & ~4095u);
 	if (*cursor > vp->rings.base + vp->rings.len - 4096) {
 		lobo_err(err, "virtio: queues of %u descriptors do not fit: use rx_ring/tx_ring of 4096 or less", size);
@@ -180,11 +158,12 @@ static int setup_queue(struct virtio_port *vp, struct vq *vq, uint16_t index, ui
 		lobo_err(err, "virtio: out of memory");
 		return -ENOMEM;
 	}
+	for (uint16_t k = 0; k < size / stride; k++)
+		vq->slot[vq->nfree++].free = k;
 	vq->avail->flags = AVAIL_F_NO_INTERRUPT; /* poll mode (2.4.7) */
 	uint64_t desc = lobo_mem_dma(&vp->rings, p);
 	if (!vp->modern) {
 		wr(vp->common, L_QUEUE_PFN, (uint32_t)(desc >> 12), 4);
-		vq->notify_at = 0;
 		return 0;
 	}
 	const uint64_t addr[3] = {desc, desc + 16u * size, desc + used_at};
@@ -219,96 +198,88 @@ static bool dma_ok(const struct lobo_mem *m, const uint8_t *p, uint32_t len)
 	return p >= m->base && off + len <= m->len && (!m->phys || off % m->page_size + len <= m->page_size);
 }
 
+/* Hands buffers of at least min_len to the device: a receive buffer is one
+ * device-writable descriptor, a frame to send the second of its chain. */
+static uint16_t post(struct virtio_port *vp, struct vq *vq, const struct lobo_frame *f, uint16_t n,
+		     uint32_t min_len, uint64_t *errors)
+{
+	uint16_t i;
+	for (i = 0; i < n && vq->nfree; i++) {
+		if (f[i].len < min_len || !dma_ok(vp->mem, f[i].data, f[i].len)) {
+			(*errors)++;
+			break;
+		}
+		uint16_t k = vq->slot[--vq->nfree].free, head = (uint16_t)(k * vq->stride);
+		vq->desc[head + vq->stride - 1] = (struct vring_desc){lobo_mem_dma(vp->mem, f[i].data), f[i].len,
+								       vq == &vp->rx ? DESC_F_WRITE : 0, 0};
+		vq->slot[k].buf = f[i].data;
+		vq->slot[k].tag = f[i].tag;
+		vq->avail->ring[vq->next_avail++ & vq->mask] = head;
+	}
+	if (i)
+		kick(vp, vq);
+	return i;
+}
+
 /* Takes a buffer only if it holds header + max_frame, so the device never has
  * to drop a frame for want of room (it would, silently, 5.1.6.3.1). */
 static uint16_t virtio_rx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
 {
 	struct virtio_port *vp = (struct virtio_port *)p;
-	struct vq *vq = &vp->rx;
-	uint16_t i;
 	(void)q;
-	for (i = 0; i < n && vq->nfree; i++) {
-		if (f[i].len < vp->hdr_len + p->info.max_frame || !dma_ok(vp->mem, f[i].data, f[i].len)) {
-			p->counters[0].rx_errors++;
-			break;
-		}
-		uint16_t id = vq->slot[--vq->nfree].free;
-		vq->desc[id] = (struct vring_desc){lobo_mem_dma(vp->mem, f[i].data), f[i].len, DESC_F_WRITE, 0};
-		vq->slot[id].buf = f[i].data;
-		vq->slot[id].tag = f[i].tag;
-		vq->avail->ring[vq->next_avail++ & vq->mask] = id;
-	}
-	if (i)
-		kick(vp, vq);
-	return i;
-}
-
-/* How many used entries the device has published; acquire so that the entries
- * (and the buffers they describe) are read only after the index (2.4.8). */
-static uint16_t used_ready(const struct vq *vq, uint16_t max)
-{
-	uint16_t ready = (uint16_t)(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) - vq->next_used);
-	return ready < max ? ready : max;
-}
-
-static uint16_t virtio_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
-{
-	struct virtio_port *vp = (struct virtio_port *)p;
-	struct vq *vq = &vp->rx;
-	struct lobo_counters *c = &p->counters[0];
-	uint16_t n = used_ready(vq, max);
-	(void)q;
-	for (uint16_t i = 0; i < n; i++) {
-		uint32_t at = vq->next_used++ & vq->mask, id = vq->used->ring[at].id & vq->mask, len = vq->used->ring[at].len;
-		bool bad = len < vp->hdr_len + 14;
-		f[i] = (struct lobo_frame){vq->slot[id].buf + vp->hdr_len, bad ? 0 : len - vp->hdr_len,
-					   bad ? LOBO_F_ERROR : 0, vq->slot[id].tag};
-		c->rx_errors += bad;
-		c->rx_packets += !bad;
-		c->rx_bytes += f[i].len;
-		vq->slot[vq->nfree++].free = (uint16_t)id;
-	}
-	return n;
+	return post(vp, &vp->rx, f, n, vp->hdr_len + p->info.max_frame, &p->counters[0].rx_errors);
 }
 
 static uint16_t virtio_tx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
 {
 	struct virtio_port *vp = (struct virtio_port *)p;
-	struct vq *vq = &vp->tx;
-	uint64_t bytes = 0;
-	uint16_t i;
+	uint16_t sent = post(vp, &vp->tx, f, n, 0, &p->counters[0].tx_errors);
 	(void)q;
-	for (i = 0; i < n && vq->nfree; i++) {
-		if (!dma_ok(vp->mem, f[i].data, f[i].len)) {
-			p->counters[0].tx_errors++;
-			break;
-		}
-		uint16_t chain = vq->slot[--vq->nfree].free;
-		vq->desc[2 * chain + 1].addr = lobo_mem_dma(vp->mem, f[i].data);
-		vq->desc[2 * chain + 1].len = f[i].len;
-		vq->slot[chain].buf = f[i].data;
-		vq->slot[chain].tag = f[i].tag;
-		vq->avail->ring[vq->next_avail++ & vq->mask] = (uint16_t)(2 * chain);
-		bytes += f[i].len;
-	}
-	p->counters[0].tx_packets += i;
-	p->counters[0].tx_bytes += bytes;
-	if (i)
-		kick(vp, vq);
-	return i;
+	p->counters[0].tx_packets += sent;
+	for (uint16_t i = 0; i < sent; i++)
+		p->counters[0].tx_bytes += f[i].len;
+	return sent;
 }
 
-static uint16_t virtio_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
+/* Takes up to max used entries: buffer, tag and the length the device wrote.
+ * Acquire on the index so that the entries (and the buffers they describe) are
+ * read only after it (2.4.8). */
+static uint16_t reap(struct vq *vq, struct lobo_frame *f, uint16_t max)
 {
-	struct vq *vq = &((struct virtio_port *)p)->tx;
-	uint16_t n = used_ready(vq, max);
-	(void)q;
+	uint16_t n = (uint16_t)(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) - vq->next_used);
+	n = n < max ? n : max;
 	for (uint16_t i = 0; i < n; i++) {
-		uint16_t chain = (uint16_t)((vq->used->ring[vq->next_used++ & vq->mask].id & vq->mask) / 2);
-		f[i] = (struct lobo_frame){.data = vq->slot[chain].buf, .tag = vq->slot[chain].tag};
-		vq->slot[vq->nfree++].free = chain;
+		uint32_t at = vq->next_used++ & vq->mask;
+		uint16_t k = (uint16_t)((vq->used->ring[at].id & vq->mask) / vq->stride);
+		f[i] = (struct lobo_frame){.data = vq->slot[k].buf, .len = vq->used->ring[at].len, .tag = vq->slot[k].tag};
+		vq->slot[vq->nfree++].free = k;
 	}
 	return n;
+}
+
+static uint16_t virtio_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
+{
+	struct virtio_port *vp = (struct virtio_port *)p;
+	struct lobo_counters *c = &p->counters[0];
+	uint16_t n = reap(&vp->rx, f, max);
+	(void)q;
+	for (uint16_t i = 0; i < n; i++) {
+		bool bad = f[i].len < vp->hdr_len + 14;
+		f[i].data += vp->hdr_len;
+		f[i].len = bad ? 0 : f[i].len - vp->hdr_len;
+		f[i].flags = bad ? LOBO_F_ERROR : 0;
+		c->rx_errors += bad;
+		c->rx_packets += !bad;
+		c->rx_bytes += f[i].len;
+	}
+	return n;
+}
+
+/* A frame's len is undefined here (lobo.h): it is what the device wrote, 0. */
+static uint16_t virtio_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
+{
+	(void)q;
+	return reap(&((struct virtio_port *)p)->tx, f, max);
 }
 
 static void virtio_refresh_info(struct lobo_port *p)
@@ -335,40 +306,33 @@ static void virtio_close(struct lobo_port *p)
 	free(vp);
 }
 
-static int negotiate(struct virtio_port *vp, char *err)
+/* The initialization sequence of 3.1.1, up to DRIVER_OK. */
+static int init_device(struct virtio_port *vp, struct lobo_port_info *info, char *err)
 {
 	const char *bdf = vp->base.pci.bdf;
 	if (reset(vp)) {
 		lobo_err(err, "virtio: %s does not finish its reset: is it a working virtio device?", bdf);
 		return -EIO;
 	}
-	/* Initialization sequence, 3.1.1. */
 	set_status(vp, S_ACKNOWLEDGE);
 	set_status(vp, S_ACKNOWLEDGE | S_DRIVER);
-	uint64_t offered = device_features(vp);
-	if (vp->modern && !(offered & F_VERSION_1)) {
-		lobo_err(err, "virtio: %s does not offer VIRTIO_F_VERSION_1: use ?virtio=legacy", bdf);
+	uint64_t needed = vp->modern ? F_VERSION_1 : F_ANY_LAYOUT;
+	vp->features = features(vp, false, 0) & (F_NET_MAC | F_NET_STATUS | needed | (vp->modern ? F_ACCESS_PLATFORM : 0));
+	if (!(vp->features & needed)) {
+		lobo_err(err, vp->modern ? "virtio: %s does not offer VIRTIO_F_VERSION_1: use ?virtio=legacy"
+				: "virtio: legacy %s lacks VIRTIO_F_ANY_LAYOUT, which lobo needs: use ?virtio=modern", bdf);
 		return -ENOTSUP;
 	}
-	vp->features = offered & (F_NET_MAC | F_NET_STATUS | (vp->modern ? F_VERSION_1 | F_ACCESS_PLATFORM : F_ANY_LAYOUT));
-	if (!vp->modern && !(vp->features & F_ANY_LAYOUT)) {
-		lobo_err(err, "virtio: legacy %s lacks VIRTIO_F_ANY_LAYOUT, which lobo needs: use ?virtio=modern", bdf);
-		return -ENOTSUP;
-	}
-	set_features(vp, vp->features);
-	if (vp->modern) {
-		set_status(vp, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
+	features(vp, true, vp->features);
+	uint8_t s = (uint8_t)(S_ACKNOWLEDGE | S_DRIVER | (vp->modern ? S_FEATURES_OK : 0));
+	if (vp->modern) { /* legacy devices have no FEATURES_OK step */
+		set_status(vp, s);
 		if (!(status(vp) & S_FEATURES_OK)) {
 			lobo_err(err, "virtio: %s refused features %#llx", bdf, (unsigned long long)vp->features);
 			return -ENOTSUP;
 		}
 	}
 	vp->hdr_len = vp->modern ? 12 : 10; /* 5.1.6: num_buffers is there in 1.0 even without MRG_RXBUF */
-	return 0;
-}
-
-static int setup_rings(struct virtio_port *vp, struct lobo_port_info *info, char *err)
-{
 	/* A device without VIRTIO_F_ACCESS_PLATFORM (and every legacy one)
 	 * bypasses the IOMMU and takes physical addresses. */
 	bool bypass = !(vp->features & F_ACCESS_PLATFORM);
@@ -379,22 +343,15 @@ static int setup_rings(struct virtio_port *vp, struct lobo_port_info *info, char
 		rc = lobo_pci_dma_map(&vp->base.pci, &vp->rings, bypass, err);
 	uint8_t *cursor = vp->rings.base;
 	if (!rc)
-		rc = setup_queue(vp, &vp->rx, 0, info->rx_ring, &cursor, err);
+		rc = setup_queue(vp, &vp->rx, 0, 1, info->rx_ring, &cursor, err);
 	if (!rc)
-		rc = setup_queue(vp, &vp->tx, 1, (uint16_t)(info->tx_ring * 2), &cursor, err);
+		rc = setup_queue(vp, &vp->tx, 1, 2, (uint16_t)(info->tx_ring * 2), &cursor, err);
 	if (rc)
 		return rc;
-	for (uint16_t id = 0; id < vp->rx.size; id++)
-		vp->rx.slot[vp->rx.nfree++].free = id;
 	uint64_t zero_header = lobo_mem_dma(&vp->rings, vp->rings.base + vp->rings.len - 64);
-	for (uint16_t chain = 0; chain < vp->tx.size / 2; chain++) {
+	for (uint16_t chain = 0; chain < vp->tx.size / 2; chain++)
 		vp->tx.desc[2 * chain] = (struct vring_desc){zero_header, vp->hdr_len, DESC_F_NEXT, (uint16_t)(2 * chain + 1)};
-		vp->tx.slot[vp->tx.nfree++].free = chain;
-	}
-	info->rx_ring = vp->rx.size;
-	info->tx_ring = vp->tx.size / 2;
-	snprintf(info->mode, sizeof info->mode, "%s, %s", vp->modern ? "modern" : "legacy",
-		 !vp->mem->phys ? "vfio" : vp->base.pci.container < 0 ? "no-iommu (no isolation)" : "vfio, iommu bypassed");
+	set_status(vp, s | S_DRIVER_OK);
 	return 0;
 }
 
@@ -437,14 +394,15 @@ static int virtio_open(struct lobo_port **out, const char *bdf, const char *para
 		}
 	}
 	if (!rc)
-		rc = negotiate(vp, err);
-	if (!rc)
-		rc = setup_rings(vp, &info, err);
+		rc = init_device(vp, &info, err);
 	if (rc) {
 		virtio_close(&vp->base.port); /* resets: no S_FAILED needed (3.1.1) */
 		return rc;
 	}
-	set_status(vp, (uint8_t)(S_ACKNOWLEDGE | S_DRIVER | S_DRIVER_OK | (vp->modern ? S_FEATURES_OK : 0)));
+	info.rx_ring = vp->rx.size;
+	info.tx_ring = vp->tx.size / 2;
+	snprintf(info.mode, sizeof info.mode, "%s, %s", vp->modern ? "modern" : "legacy",
+		 !vp->mem->phys ? "vfio" : vp->base.pci.container < 0 ? "no-iommu (no isolation)" : "vfio, iommu bypassed");
 	vp->base.port.info = info;
 	virtio_refresh_info(&vp->base.port);
 	*out = &vp->base.port;

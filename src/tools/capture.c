@@ -67,7 +67,7 @@ int tool_capture(struct tool_session *s, const char *file, const char *filter,
 		}
 		loop.report.filtered = c.filtered;
 		tool_loop_work(&loop, moved);
-		if (!moved && tool_port_exhausted(s->port[0]))
+		if (!moved && tool_port_exhausted(&loop, s->port[0]))
 			break;
 	}
 	if (pcap_dump_flush(c.out)) {

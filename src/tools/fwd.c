@@ -52,9 +52,7 @@ int tool_fwd(struct tool_session *s, const struct tool_run *run, char *err)
 		}
 		forwarded += moved;
 		tool_loop_work(&loop, moved);
-		/* Asking refreshes port info (syscalls on kernel ports), so only once idle. */
-		if (!moved && loop.idle_rounds >= 1024 &&
-		    (tool_port_exhausted(s->port[0]) || tool_port_exhausted(s->port[1])))
+		if (!moved && (tool_port_exhausted(&loop, s->port[0]) || tool_port_exhausted(&loop, s->port[1])))
 			break;
 	}
 	tool_loop_finish(&loop);

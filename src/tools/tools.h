@@ -70,8 +70,9 @@ void tool_loop_finish(struct tool_loop *l);
 /* Tells the loop how many frames a round moved; long idle stretches sleep a
  * little, so a waiting tool leaves the CPU to the processes it waits for. */
 void tool_loop_work(struct tool_loop *l, uint32_t frames);
-/* True once a port will never receive again: a pcap reader at end of file. */
-bool tool_port_exhausted(struct lobo_port *port);
+/* True once idle a while and a port will never receive again: a pcap reader
+ * at end of file. */
+bool tool_port_exhausted(const struct tool_loop *l, struct lobo_port *port);
 /* Tops up an rx queue from the pool; posted counts the buffers it holds. */
 void tool_refill(struct lobo_pool *pool, struct lobo_port *port, uint16_t queue,
 		 uint32_t *posted, uint32_t ring);
