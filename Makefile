@@ -34,7 +34,7 @@ demo: all
 	@LOBO=$(abspath $(LOBO)) scripts/demo.sh
 
 bench: all
-	@if [ -x bench/run ]; then LOBO=$(abspath $(LOBO)) bench/run; else echo "lobo: no bench/run yet"; fi
+	@if [ -x bench/run ]; then LOBO=$(abspath $(LOBO)) bench/run $(BENCH_ARGS); else echo "lobo: no bench/run yet"; fi
 
 lab: all
 	@if [ -x lab/run-all ]; then lab/run-all; else echo "lobo: no lab/run-all yet"; exit 1; fi

@@ -178,7 +178,9 @@ static void print_json(const struct tool_report *r)
 		printf(i ? ",\"" : "\"");
 		for (const char *p = r->name[i]; *p; p++)
 			printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
-		printf("\":{\"rx_packets\":%" PRIu64 ",\"tx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+		/* Keys must differ: `fwd null: null:` names the second port null:#2. */
+		printf(i && !strcmp(r->name[0], r->name[i]) ? "#%u\":{" : "\":{", i + 1);
+		printf("\"rx_packets\":%" PRIu64 ",\"tx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
 		       ",\"tx_bytes\":%" PRIu64 ",\"rx_dropped\":%" PRIu64 ",\"tx_dropped\":%" PRIu64
 		       ",\"rx_errors\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"rx_pps\":%.0f,\"tx_pps\":%.0f"
 		       ",\"rx_bps\":%.0f,\"tx_bps\":%.0f}",
@@ -199,6 +201,8 @@ static void print_text(const struct tool_report *r)
 		printf("%s %s rx %s %s, tx %s %s, dropped rx %" PRIu64 " tx %" PRIu64, i ? " |" : "", r->name[i],
 		       si(a, k->rx_packets / t, "pps"), si(b, k->rx_bytes * 8 / t, "bit/s"),
 		       si(c, k->tx_packets / t, "pps"), si(d, k->tx_bytes * 8 / t, "bit/s"), k->rx_dropped, k->tx_dropped);
+		if (k->rx_errors || k->tx_errors)
+			printf(", errors rx %" PRIu64 " tx %" PRIu64, k->rx_errors, k->tx_errors);
 		if (r->final)
 			printf(" (%" PRIu64 " frames in, %" PRIu64 " out)", k->rx_packets, k->tx_packets);
 	}
