@@ -7,6 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "testing.h"
+
 #include "port.h"
 
 #include <arpa/inet.h>
@@ -23,12 +25,6 @@
 
 #define N 64
 static uint8_t txb[N][1536], rxb[N][2048];
-
-static void need_root(void)
-{
-	if (geteuid() != 0)
-		skip();
-}
 
 static int netns_setup(void **state)
 {
@@ -237,20 +233,7 @@ static void bad_names(void **state)
 static void unprivileged(void **state)
 {
 	(void)state;
-	need_root();
-	pid_t pid = fork();
-	if (pid == 0) {
-		char err[LOBO_ERR_LEN];
-		struct lobo_port *p;
-		if (setresuid(65534, 65534, 65534))
-			_exit(2);
-		int rc = lobo_port_open(&p, "tap:kptap9", NULL, err);
-		_exit(rc == -EPERM && strstr(err, "needs CAP_NET_ADMIN: run as root") && !strchr(err, '\n') ? 0 : 1);
-	}
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	open_fails_unprivileged("tap:kptap9", -EPERM, "needs CAP_NET_ADMIN: run as root");
 }
 
 int main(void)
