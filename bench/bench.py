@@ -69,6 +69,8 @@ def startup(iface, *cmd):
 
 
 def goal(group, wl, peer):
+    if peer == 'kernel pktgen':  # the issue: a lab driver sends at least twice what the guest kernel does
+        return ('>=', 2)
     if peer == 'kernel':  # the issue sets goals against the kernel for lab drivers only
         return None
     return GOALS.get((group, wl)) or (GOALS.get((group, None)) if group != 'memory' else None)
@@ -223,6 +225,11 @@ def report(res_path, meta_path, docs):
             '- The kernel\'s io is a Linux bridge over lb0a and lb1a, with RPS moving lb0a\'s receive work to'
             ' the measured CPU; its rate is lb1b\'s rx_packets over the run. xdp-bench (xdp-tools) would be the'
             ' kernel peer for AF_XDP (XDP_DROP for rxonly, XDP_REDIRECT for io) where it loads.',
+            '- lab: one QEMU guest (lab/run-guest bench/lab-guest.sh; two transitional virtio-net NICs on one hub,'
+            ' IOMMU on, one vCPU). lobo (`blast pci:`), testpmd (net_virtio on vfio-pci) and the guest kernel\'s'
+            ' pktgen (virtio_net) take turns sending 60-byte frames on NIC 0; the rate of each is NIC 1\'s'
+            ' rx_packets (the guest kernel\'s virtio_net, promiscuous) over a fixed window after 2 s of warm-up.'
+            ' Under TCG the emulator, not the driver, sets the absolute rate: only the ratios mean something.',
             '- Start-up: time from spawning the process to the first frame arriving on the veth peer'
             ' (an AF_PACKET socket on lb0b), sending 64-byte frames on afpacket:lb0a / net_af_packet.',
             '- Memory: a two-port null forwarder, 2 s after start: peak RSS (VmHWM) plus hugepages'
