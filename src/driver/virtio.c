@@ -363,6 +363,10 @@ static int virtio_open(struct lobo_port **out, const char *bdf, const char *para
 	int rc = lobo_params_rings(params, &info, 256, err);
 	if (rc)
 		return rc;
+	if (info.rx_ring > 4096 || info.tx_ring > 4096) { /* a tx chain takes two descriptors */
+		lobo_err(err, "virtio: queues of more than 4096 descriptors do not fit: use rx_ring/tx_ring of 4096 or less");
+		return -EINVAL;
+	}
 	lobo_param_str(params, "virtio", want, sizeof want, "");
 	if (info.queues != 1 || (*want && strcmp(want, "legacy") && strcmp(want, "modern"))) {
 		lobo_err(err, "virtio: lobo drives one queue pair and virtio=legacy or modern (got queues=%u virtio=%s)",

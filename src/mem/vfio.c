@@ -53,7 +53,11 @@ int lobo_vfio_open(struct lobo_pci *pci, char *err)
 	size_t len;
 	bool mappable;
 	pci->config_fd = pci->device_fd;
-	return lobo_vfio_region(pci, VFIO_PCI_CONFIG_REGION_INDEX, &pci->config_off, &len, &mappable);
+	if (lobo_vfio_region(pci, VFIO_PCI_CONFIG_REGION_INDEX, &pci->config_off, &len, &mappable)) {
+		lobo_err(err, "pci: %s: VFIO gives no config space region: check that vfio-pci drives it", pci->bdf);
+		return -ENODEV;
+	}
+	return 0;
 }
 
 int lobo_vfio_region(const struct lobo_pci *pci, int index, off_t *off, size_t *len, bool *mappable)
@@ -77,8 +81,9 @@ int lobo_vfio_map(struct lobo_pci *pci, struct lobo_mem *mem, char *err)
 		.size = mem->len,
 	};
 	if (ioctl(pci->container, VFIO_IOMMU_MAP_DMA, &map)) {
-		lobo_err(err, "pci: %s: cannot map %zu bytes for DMA: %s: raise ulimit -l (locked memory)",
-			 pci->bdf, mem->len, strerror(errno));
+		lobo_err(err, "pci: %s: cannot map %zu bytes for DMA: %s: %s", pci->bdf, mem->len, strerror(errno),
+			 errno == ENOMEM ? "raise ulimit -l (locked memory)"
+					 : "the address may be beyond the IOMMU's width: try ?vfio=0 as root");
 		return -errno;
 	}
 	mem->iommu_mapped++;

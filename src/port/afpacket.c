@@ -92,17 +92,36 @@ static struct tpacket3_hdr *rx_next(struct afpacket_port *ap, struct queue *q)
 	return h;
 }
 
+/* A frame from a local socket (veth, tap) may carry only the pseudo-header
+ * sum in its L4 checksum (CHECKSUM_PARTIAL, the vnet header's NEEDS_CSUM):
+ * finish it as the kernel's skb_checksum_help would, or the next host drops it. */
+static void finish_checksum(const struct virtio_net_hdr *vnet, uint8_t *frame, uint32_t len, uint32_t shift)
+{
+	uint32_t start = vnet->csum_start + shift, at = start + vnet->csum_offset, sum = 0;
+	if (!(vnet->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || at + 2 > len)
+		return;
+	for (uint32_t i = start; i < len; i += 2)
+		sum += (uint32_t)frame[i] << 8 | (i + 1 < len ? frame[i + 1] : 0);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	uint16_t csum = (uint16_t)~sum ? (uint16_t)~sum : 0xffff; /* UDP: 0 would mean "none" */
+	frame[at] = (uint8_t)(csum >> 8);
+	frame[at + 1] = (uint8_t)csum;
+}
+
 /* Copies h into buf, putting back the 802.1Q header the kernel moved into
  * tp_vlan_tci (packet(7), PACKET_AUXDATA); returns the frame length or 0. */
 static uint32_t rx_copy(const struct tpacket3_hdr *h, const struct lobo_frame *buf, uint32_t max_frame)
 {
 	const uint8_t *src = (const uint8_t *)h + h->tp_mac;
+	const struct virtio_net_hdr *vnet = (const void *)(src - VNET_LEN); /* PACKET_VNET_HDR */
 	bool vlan = h->tp_status & TP_STATUS_VLAN_VALID;
 	uint32_t len = h->tp_snaplen + (vlan ? 4 : 0);
 	if (h->tp_snaplen < h->tp_len || h->tp_snaplen < ETH_HLEN || len > buf->len || len > max_frame)
 		return 0;
 	if (!vlan) {
 		memcpy(buf->data, src, len);
+		finish_checksum(vnet, buf->data, len, 0);
 		return len;
 	}
 	uint16_t tag[2] = {htons(h->tp_status & TP_STATUS_VLAN_TPID_VALID ? h->hv1.tp_vlan_tpid : ETH_P_8021Q),
@@ -110,6 +129,7 @@ static uint32_t rx_copy(const struct tpacket3_hdr *h, const struct lobo_frame *b
 	memcpy(buf->data, src, 2 * ETH_ALEN);
 	memcpy(buf->data + 2 * ETH_ALEN, tag, sizeof tag);
 	memcpy(buf->data + 2 * ETH_ALEN + 4, src + 2 * ETH_ALEN, h->tp_snaplen - 2 * ETH_ALEN);
+	finish_checksum(vnet, buf->data, len, 4);
 	return len;
 }
 

@@ -97,17 +97,21 @@ static uint16_t tap_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_fram
 /* What the kernel sends out of the tap goes to lobo; frames it could not queue
  * because lobo read too slowly count as the device's tx drops. /proc/net/dev,
  * unlike sysfs, shows the reader's network namespace. */
-static uint64_t device_tx_dropped(const char *ifname)
+/* The tap's tx_dropped, or 0 with *found false if it cannot be read. */
+static uint64_t device_tx_dropped(const char *ifname, bool *found)
 {
 	char line[512];
 	unsigned long long v = 0;
+	*found = false;
 	size_t len = strlen(ifname);
 	FILE *f = fopen("/proc/self/net/dev", "r");
 	while (f && fgets(line, sizeof line, f)) {
 		char *name = line + strspn(line, " ");
 		if (!strncmp(name, ifname, len) && name[len] == ':' &&
-		    sscanf(name + len + 1, "%*u %*u %*u %*u %*u %*u %*u %*u %*u %*u %*u %llu", &v) == 1)
+		    sscanf(name + len + 1, "%*u %*u %*u %*u %*u %*u %*u %*u %*u %*u %*u %llu", &v) == 1) {
+			*found = true;
 			break;
+		}
 	}
 	if (f)
 		fclose(f);
@@ -127,9 +131,10 @@ static void tap_refresh_info(struct lobo_port *p)
 		p->info.max_frame = (uint32_t)ifr.ifr_mtu + 14 + 4;
 	if (fd >= 0)
 		close(fd);
-	uint64_t drops = device_tx_dropped(tp->ifname);
-	p->counters[0].rx_dropped += drops - tp->kernel_drops;
-	tp->kernel_drops = drops;
+	bool found;
+	uint64_t drops = device_tx_dropped(tp->ifname, &found);
+	if (found) /* an unreadable row must not wind the counter back */
+		p->counters[0].rx_dropped += drops - tp->kernel_drops, tp->kernel_drops = drops;
 }
 
 static void tap_close(struct lobo_port *p)

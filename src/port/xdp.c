@@ -41,7 +41,7 @@ struct xdp_queue {
 	struct xsk_ring_cons comp, rx;
 	struct tx_slot *sent;    /* frames handed to the kernel, in post order */
 	uint32_t sent_head, sent_tail, polls;
-	uint64_t rejected;       /* tx frames outside the UMEM or too long */
+	uint64_t kernel_dropped, kernel_invalid; /* XDP_STATISTICS already added to the counters */
 };
 
 struct xdp_port {
@@ -94,8 +94,12 @@ static void read_kernel_stats(struct xdp_port *xp, uint16_t qi)
 	/* Copy mode counts a frame that found the fill ring empty twice, in
 	 * rx_dropped and rx_fill_ring_empty_descs (__xsk_rcv, 6.18); zero-copy
 	 * drivers drop it without touching rx_dropped. */
-	c->rx_dropped = st.rx_dropped + st.rx_ring_full + (xp->zerocopy ? st.rx_fill_ring_empty_descs : 0);
-	c->tx_errors = st.tx_invalid_descs + xp->q[qi].rejected;
+	uint64_t dropped = st.rx_dropped + st.rx_ring_full + (xp->zerocopy ? st.rx_fill_ring_empty_descs : 0);
+	struct xdp_queue *q = &xp->q[qi];
+	c->rx_dropped += dropped - q->kernel_dropped; /* add, never assign: callers count here too */
+	c->tx_errors += st.tx_invalid_descs - q->kernel_invalid;
+	q->kernel_dropped = dropped;
+	q->kernel_invalid = st.tx_invalid_descs;
 }
 
 static uint16_t xdp_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame *f, uint16_t max)
@@ -127,11 +131,18 @@ static uint16_t xdp_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame 
 /* Copy mode sends at most 32 descriptors per kick (xsk_generic_xmit's
  * TX_BATCH_SIZE) and answers EAGAIN while more wait, so kick until the ring
  * is drained, as DPDK's af_xdp PMD does; zero-copy drivers return at once. */
-static void kick_tx(struct xdp_queue *q, uint32_t frames)
+static void kick_tx(struct xdp_queue *q, struct lobo_counters *c, uint32_t frames)
 {
-	for (uint32_t kicks = frames / 32 + 1; kicks--;)
-		if (!sendto(xsk_socket__fd(q->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) || (errno != EAGAIN && errno != EBUSY))
+	for (uint32_t kicks = frames / 32 + 1; kicks--;) {
+		if (!sendto(xsk_socket__fd(q->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0))
 			break;
+		/* EBUSY: the device dropped one frame ("SKB completed but not sent",
+		 * xsk_generic_xmit); it still completes, so count it here. */
+		if (errno == EBUSY)
+			c->tx_packets--, c->tx_dropped++;
+		else if (errno != EAGAIN)
+			break;
+	}
 }
 
 /* Frames must lie inside the UMEM: the kernel only reads from it. tx_post
@@ -148,7 +159,7 @@ static uint16_t xdp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_
 	       (size_t)(f[ok].data - xp->mem->base) + f[ok].len <= xp->mem->len)
 		ok++;
 	if (ok < n && ok < room)
-		q->rejected++;
+		p->counters[qi].tx_errors++;
 	ok = (uint16_t)xsk_ring_prod__reserve(&q->tx, ok, &idx); /* room <= free tx ring */
 	for (uint16_t i = 0; i < ok; i++) {
 		uint64_t addr = (uint64_t)(f[i].data - xp->mem->base);
@@ -157,11 +168,11 @@ static uint16_t xdp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_
 		bytes += f[i].len;
 	}
 	xsk_ring_prod__submit(&q->tx, ok);
-	/* Copy mode always wants the kick; zero-copy only when the driver slept. */
-	if (ok && xsk_ring_prod__needs_wakeup(&q->tx))
-		kick_tx(q, ok);
 	p->counters[qi].tx_packets += ok;
 	p->counters[qi].tx_bytes += bytes;
+	/* Copy mode always wants the kick; zero-copy only when the driver slept. */
+	if (ok && xsk_ring_prod__needs_wakeup(&q->tx))
+		kick_tx(q, &p->counters[qi], ok);
 	return ok;
 }
 
@@ -188,7 +199,7 @@ static uint16_t xdp_tx_reclaim(struct lobo_port *p, uint16_t qi, struct lobo_fra
 	/* Copy mode sends at most a batch per kick (xsk_generic_xmit), so kick
 	 * again while the kernel has left descriptors in the tx ring. */
 	if (xsk_ring_prod__needs_wakeup(&q->tx) && __atomic_load_n(q->tx.consumer, __ATOMIC_RELAXED) != q->tx.cached_prod)
-		sendto(xsk_socket__fd(q->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+		kick_tx(q, &p->counters[qi], 0);
 	return n;
 }
 
@@ -426,7 +437,7 @@ static int parse(struct xdp_port *xp, const char *arg, const char *params, char 
 	const char *colon = strchr(arg, ':');
 	size_t len = colon ? (size_t)(colon - arg) : strlen(arg);
 	long queue = colon ? strtol(colon + 1, &end, 10) : 0;
-	if (!len || len >= IF_NAMESIZE || (colon && (*end || queue < 0 || end == colon + 1))) {
+	if (!len || len >= IF_NAMESIZE || (colon && (*end || queue < 0 || queue > 0xffff || end == colon + 1))) {
 		lobo_err(err, "xdp: '%s' is not IFNAME[:QUEUE]: write e.g. xdp:eth0 or xdp:eth0:2", arg);
 		return -EINVAL;
 	}

@@ -5,14 +5,14 @@
 
 struct lane {
 	struct lobo_port *from, *to;
-	uint16_t queue;
+	uint16_t rxq, txq;
 	uint32_t posted, ring; /* rx buffers the `from` queue holds, and its ring size */
 };
 
 static uint16_t forward(struct lobo_pool *pool, struct lane *l, uint16_t max)
 {
 	struct lobo_frame f[TOOL_MAX_BATCH];
-	uint16_t n = lobo_rx_poll(l->from, l->queue, f, max), good = 0;
+	uint16_t n = lobo_rx_poll(l->from, l->rxq, f, max), good = 0;
 	l->posted -= n;
 	for (uint16_t i = 0; i < n; i++) {
 		if (f[i].flags & LOBO_F_ERROR) /* already counted in the port's rx_errors */
@@ -20,12 +20,12 @@ static uint16_t forward(struct lobo_pool *pool, struct lane *l, uint16_t max)
 		else
 			f[good++] = f[i];
 	}
-	uint16_t sent = lobo_tx_post(l->to, l->queue, f, good);
+	uint16_t sent = lobo_tx_post(l->to, l->txq, f, good);
 	if (sent < good) {
 		lobo_pool_free(pool, f + sent, good - sent);
-		lobo_port_counters(l->to, l->queue)->tx_dropped += good - sent;
+		lobo_port_counters(l->to, l->txq)->tx_dropped += good - sent;
 	}
-	uint16_t done = lobo_tx_reclaim(l->to, l->queue, f, TOOL_MAX_BATCH);
+	uint16_t done = lobo_tx_reclaim(l->to, l->txq, f, TOOL_MAX_BATCH);
 	lobo_pool_free(pool, f, done);
 	return n;
 }
@@ -34,12 +34,14 @@ int tool_fwd(struct tool_session *s, const struct tool_run *run, char *err)
 {
 	struct lane lane[2 * LOBO_MAX_QUEUES];
 	const struct lobo_port_info *a = lobo_port_info(s->port[0]), *b = lobo_port_info(s->port[1]);
-	uint16_t queues = a->queues < b->queues ? a->queues : b->queues, nlanes = 0;
+	uint16_t nlanes = 0;
 	(void)err;
-	for (uint16_t q = 0; q < queues; q++) {
-		lane[nlanes++] = (struct lane){s->port[0], s->port[1], q, 0, a->rx_ring};
-		lane[nlanes++] = (struct lane){s->port[1], s->port[0], q, 0, b->rx_ring};
-	}
+	/* Every rx queue is polled (an unpolled one would drop what fanout or RSS
+	 * sends it); a port with fewer queues sends from several lanes per queue. */
+	for (uint16_t q = 0; q < a->queues; q++)
+		lane[nlanes++] = (struct lane){s->port[0], s->port[1], q, q % b->queues, 0, a->rx_ring};
+	for (uint16_t q = 0; q < b->queues; q++)
+		lane[nlanes++] = (struct lane){s->port[1], s->port[0], q, q % a->queues, 0, b->rx_ring};
 	struct tool_loop loop;
 	uint64_t forwarded = 0, batch = tool_batch(run);
 	tool_loop_start(&loop, s, run);
@@ -48,7 +50,7 @@ int tool_fwd(struct tool_session *s, const struct tool_run *run, char *err)
 		for (uint16_t i = 0; i < nlanes; i++) {
 			uint64_t left = run->count ? run->count - forwarded - moved : batch;
 			moved += forward(&s->pool, &lane[i], (uint16_t)(left < batch ? left : batch));
-			tool_refill(&s->pool, lane[i].from, lane[i].queue, &lane[i].posted, lane[i].ring);
+			tool_refill(&s->pool, lane[i].from, lane[i].rxq, &lane[i].posted, lane[i].ring);
 		}
 		forwarded += moved;
 		tool_loop_work(&loop, moved);

@@ -84,12 +84,31 @@ static void fwd_and_blast_counts(void **state)
 	tool_session_close(&s);
 }
 
+/* Every rx queue of the wider port is polled, and what it receives goes out. */
+static void fwd_polls_every_queue(void **state)
+{
+	const char *uris[] = {"null:?queues=3", "null:"};
+	struct tool_session s;
+	struct tool_report last = {0};
+	struct tool_run run = {.count = 6000, .report = keep_last, .ctx = &last};
+	char err[LOBO_ERR_LEN];
+	(void)state;
+	assert_int_equal(tool_session_open(&s, "test", uris, 2, 4096, err), 0);
+	assert_int_equal(tool_fwd(&s, &run, err), 0);
+	for (uint16_t q = 0; q < 3; q++)
+		assert_true(lobo_port_counters(s.port[0], q)->rx_packets > 0);
+	assert_int_equal(last.total[0].rx_packets, last.total[1].tx_packets + last.total[1].tx_dropped);
+	assert_int_equal(last.total[1].rx_packets, last.total[0].tx_packets + last.total[0].tx_dropped);
+	tool_session_close(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(udp_frames_are_valid),
 		cmocka_unit_test(nic_table),
 		cmocka_unit_test(fwd_and_blast_counts),
+		cmocka_unit_test(fwd_polls_every_queue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
