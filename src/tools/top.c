@@ -91,8 +91,12 @@ static double per_s(uint64_t now, uint64_t before, double dt)
 	return now > before && dt > 0 ? (double)(now - before) / dt : 0;
 }
 
-static struct rates rates_of(const struct lobo_counters *c, const struct lobo_stats_port *prev, double dt)
+/* Rates of port j of f since the previous sample. */
+static struct rates rates_of(const struct sample *before, const struct lobo_stats_file *f, uint32_t j)
 {
+	double dt = 0;
+	const struct lobo_stats_port *prev = find_prev(before, f, j, &dt);
+	const struct lobo_counters *c = &f->port[j].total;
 	if (!prev)
 		return (struct rates){0};
 	const struct lobo_counters *p = &prev->total;
@@ -129,9 +133,7 @@ static void print_text(FILE *out, const struct sample *cur, const struct sample 
 		for (uint32_t j = 0; j < f->nports; j++) {
 			const struct lobo_stats_port *p = &f->port[j];
 			const struct lobo_counters *c = &p->total;
-			double dt = 0;
-			const struct lobo_stats_port *before = find_prev(prev, f, j, &dt);
-			struct rates r = rates_of(c, before, dt);
+			struct rates r = rates_of(prev, f, j);
 			fprintf(out, "%-7d %-12.12s %-20.20s %-8s %-16.16s %-4s %8s %8s %8s %8s %8s %8s %8s %8s\n", f->pid,
 				f->program, p->info.name, p->info.driver, p->info.mode, p->info.link_up ? "up" : "down",
 				human(b[0], r.rx_pps), human(b[1], r.rx_bps), human(b[2], r.tx_pps), human(b[3], r.tx_bps),
@@ -166,9 +168,7 @@ static void print_json(FILE *out, const struct sample *cur, const struct sample 
 		for (uint32_t j = 0; j < f->nports; j++) {
 			const struct lobo_stats_port *p = &f->port[j];
 			const struct lobo_counters *c = &p->total;
-			double dt = 0;
-			const struct lobo_stats_port *before = find_prev(prev, f, j, &dt);
-			struct rates r = rates_of(c, before, dt);
+			struct rates r = rates_of(prev, f, j);
 			fputs(j ? ",{" : "{", out);
 			json_str(out, "name", p->info.name);
 			json_str(out, "driver", p->info.driver);
