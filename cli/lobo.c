@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t stop; /* a signal handler can only reach a global */
 
@@ -235,10 +236,24 @@ static int list(bool json)
 	return 0;
 }
 
+/* Hugepages only matter to a device doing DMA (kernel-backed ports copy or
+ * map pages themselves): a pci: port on 4 KiB pages works through VFIO, but
+ * every buffer costs the IOMMU and the TLB a separate entry. */
+static void warn_small_pages(const struct tool_session *s, const struct args *a)
+{
+	for (int i = 0; i < a->npos && !s->mem.huge; i++)
+		if (!strncmp(a->pos[i], "pci:", 4)) {
+			fprintf(stderr, "lobo: warning: no hugepages, so %s runs on 4 KiB pages, slower "
+				"(echo 64 > /proc/sys/vm/nr_hugepages)\n", a->pos[i]);
+			return;
+		}
+}
+
 static int run_tool(struct args *a)
 {
 	char err[LOBO_ERR_LEN] = "";
 	struct tool_session s;
+	struct capture *cap = NULL;
 	uint32_t buffers = TOOL_RX_BUFFERS;
 	if (!strcmp(a->cmd, "blast")) {
 		long n = blast_frame_count(&a->blast, err);
@@ -246,10 +261,15 @@ static int run_tool(struct args *a)
 			return fail("%s", err), 1;
 		buffers = (uint32_t)n + LOBO_BATCH;
 	}
-	if (tool_session_open(&s, a->cmd, a->pos, (uint16_t)a->npos, buffers, err))
+	if (!strcmp(a->cmd, "capture") && capture_open(&cap, a->write, a->filter, err))
 		return fail("%s", err), 1;
-	if (!s.mem.huge)
-		fprintf(stderr, "lobo: warning: no hugepages, using 4 KiB pages (echo 64 > /proc/sys/vm/nr_hugepages)\n");
+	if (tool_session_open(&s, a->cmd, a->pos, (uint16_t)a->npos, buffers, err)) {
+		capture_close(cap);
+		if (cap)
+			unlink(a->write); /* nothing was captured: leave no empty file behind */
+		return fail("%s", err), 1;
+	}
+	warn_small_pages(&s, a);
 	if (!s.stats_open)
 		fprintf(stderr, "lobo: warning: lobo top will not see this run: %s\n", s.stats_err);
 	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: a blocked call returns */
@@ -260,8 +280,9 @@ static int run_tool(struct args *a)
 	a->run.ctx = &a->json;
 	int rc = !strcmp(a->cmd, "fwd")	    ? tool_fwd(&s, &a->run, err)
 		 : !strcmp(a->cmd, "blast") ? tool_blast(&s, &a->blast, &a->run, err)
-					    : tool_capture(&s, a->write, a->filter, &a->run, err);
+					    : tool_capture(&s, cap, &a->run, err);
 	tool_session_close(&s);
+	capture_close(cap);
 	return rc ? fail("%s", err), 1 : 0;
 }
 

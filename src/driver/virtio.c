@@ -310,7 +310,7 @@ static void virtio_close(struct lobo_port *p)
 static int init_device(struct virtio_port *vp, struct lobo_port_info *info, char *err)
 {
 	const char *bdf = vp->base.pci.bdf;
-	if (reset(vp)) {
+	if (reset(vp) || lobo_pci_bus_master(&vp->base.pci, true)) {
 		lobo_err(err, "virtio: %s does not finish its reset: is it a working virtio device?", bdf);
 		return -EIO;
 	}

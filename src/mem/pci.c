@@ -14,7 +14,8 @@
 
 #define SYSFS "/sys/bus/pci/devices/"
 #define PCI_COMMAND 0x04
-#define PCI_COMMAND_IO_MEM_MASTER 0x7 /* I/O space, memory space, bus master */
+#define PCI_COMMAND_IO_MEM 0x3 /* I/O space, memory space */
+#define PCI_COMMAND_MASTER 0x4
 #define IORESOURCE_IO 0x100
 
 int lobo_pci_parse_bdf(const char *arg, char bdf[16], char *err)
@@ -157,10 +158,14 @@ int lobo_pci_open(struct lobo_pci *pci, const char *bdf, bool use_vfio, bool reb
 		if (rc)
 			lobo_err(err, "pci: cannot open %s: %s", path, strerror(errno));
 	}
+	/* Registers on, DMA off: a device an earlier run left configured (killed
+	 * with kill -9) stops writing into memory that is no longer ours, and
+	 * stays quiet until its driver has reset it (lobo_pci_bus_master). */
 	uint16_t cmd = 0;
 	if (!rc && (lobo_pci_config_read(pci, PCI_COMMAND, &cmd, 2) ||
-		    (cmd |= PCI_COMMAND_IO_MEM_MASTER, lobo_pci_config_write(pci, PCI_COMMAND, &cmd, 2)))) {
-		lobo_err(err, "pci: cannot enable bus mastering on %s: %s", bdf, strerror(errno));
+		    (cmd = (uint16_t)((cmd | PCI_COMMAND_IO_MEM) & ~PCI_COMMAND_MASTER),
+		     lobo_pci_config_write(pci, PCI_COMMAND, &cmd, 2)))) {
+		lobo_err(err, "pci: cannot write the command register of %s: is the device still there?", bdf);
 		rc = -EIO;
 	}
 	if (rc)
@@ -168,14 +173,20 @@ int lobo_pci_open(struct lobo_pci *pci, const char *bdf, bool use_vfio, bool reb
 	return rc;
 }
 
+int lobo_pci_bus_master(const struct lobo_pci *pci, bool on)
+{
+	uint16_t cmd;
+	if (lobo_pci_config_read(pci, PCI_COMMAND, &cmd, 2))
+		return -EIO;
+	cmd = (uint16_t)(on ? cmd | PCI_COMMAND_MASTER : cmd & ~PCI_COMMAND_MASTER);
+	return lobo_pci_config_write(pci, PCI_COMMAND, &cmd, 2);
+}
+
 void lobo_pci_close(struct lobo_pci *pci)
 {
 	char path[96];
-	uint16_t cmd;
-	if (pci->config_fd >= 0 && !lobo_pci_config_read(pci, PCI_COMMAND, &cmd, 2)) {
-		cmd &= (uint16_t)~4u; /* bus master off: no DMA into memory we are about to free */
-		lobo_pci_config_write(pci, PCI_COMMAND, &cmd, 2);
-	}
+	if (pci->config_fd >= 0)
+		lobo_pci_bus_master(pci, false); /* no DMA into memory we are about to free */
 	if (pci->config_fd >= 0 && pci->config_fd != pci->device_fd)
 		close(pci->config_fd);
 	lobo_vfio_close(pci);

@@ -37,9 +37,13 @@ int lobo_pci_parse_bdf(const char *arg, char bdf[16], char *err);
 /* Vendor and device ID from sysfs; -ENODEV with a message when there is no such device. */
 int lobo_pci_id(const char *bdf, uint16_t *vendor, uint16_t *device, char *err);
 /* Locks the device against other processes, unbinds its kernel driver, binds
- * it to vfio-pci when use_vfio (and it has an IOMMU group), enables bus mastering. */
+ * it to vfio-pci when use_vfio (and it has an IOMMU group), enables register
+ * access and turns bus mastering off. */
 int lobo_pci_open(struct lobo_pci *pci, const char *bdf, bool use_vfio, bool rebind, char *err);
 void lobo_pci_close(struct lobo_pci *pci);
+/* DMA on or off. A driver turns it on only after it has reset the device, so
+ * that nothing an earlier owner set up can write into memory. */
+int lobo_pci_bus_master(const struct lobo_pci *pci, bool on);
 /* True when the device can use VFIO: IOMMU group present and vfio-pci loaded. */
 bool lobo_pci_vfio_possible(const char *bdf);
 

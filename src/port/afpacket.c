@@ -32,6 +32,8 @@
 #define POLLS_PER_STATS 1024u      /* PACKET_STATISTICS is a syscall */
 #define TX_DATA_OFF TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) /* packet_mmap.rst, TX_RING */
 #define VNET_LEN sizeof(struct virtio_net_hdr)
+#define FANOUT_NONE -1
+#define FANOUT_NEW 0x10000 /* not a group id (those are 16 bits): ask the kernel for an unused one */
 
 struct queue {
 	int fd;
@@ -293,15 +295,18 @@ static int queue_open(struct afpacket_port *ap, struct queue *q, int ifindex, in
 	 * itself while the group gets them too: it drops them all until it has joined. */
 	struct sock_filter drop_all = BPF_STMT(BPF_RET | BPF_K, 0);
 	struct sock_fprog prog = {.len = 1, .filter = &drop_all};
-	if (*fanout >= 0 && setsockopt(q->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog))
+	if (*fanout != FANOUT_NONE && setsockopt(q->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog))
 		return sys_fail(err, "filter", ap->ifname, "check the kernel has CONFIG_BPF");
 	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = ifindex};
 	if (bind(q->fd, (struct sockaddr *)&sll, sizeof sll))
 		return sys_fail(err, "bind to", ap->ifname, "check `ip link`");
-	if (*fanout < 0)
+	if (*fanout == FANOUT_NONE)
 		return 0;
-	/* The first socket asks the kernel for an unused group id, unless given one. */
-	int arg = *fanout | PACKET_FANOUT_HASH << 16 | (*fanout ? 0 : PACKET_FANOUT_FLAG_UNIQUEID << 16);
+	/* The first socket asks the kernel for an unused group id, unless given
+	 * one; the rest join the id it got, which may well be 0 (the kernel's
+	 * first unique id after boot). */
+	int arg = *fanout == FANOUT_NEW ? PACKET_FANOUT_HASH << 16 | PACKET_FANOUT_FLAG_UNIQUEID << 16
+					: *fanout | PACKET_FANOUT_HASH << 16;
 	socklen_t len = sizeof arg;
 	if (setsockopt(q->fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) ||
 	    getsockopt(q->fd, SOL_PACKET, PACKET_FANOUT, &arg, &len) ||
@@ -346,7 +351,7 @@ static int afp_open(struct lobo_port **out, const char *arg, const char *params,
 		ap->q[q] = (struct queue){.fd = -1, .posted = {.slot = s, .mask = info.rx_ring - 1u},
 			.done = {.slot = s + info.rx_ring, .mask = info.tx_ring - 1u}};
 	}
-	int fanout_id = fanout ? (int)fanout : info.queues > 1 ? 0 : -1; /* 0: kernel picks */
+	int fanout_id = fanout ? (int)fanout : info.queues > 1 ? FANOUT_NEW : FANOUT_NONE;
 	for (uint16_t q = 0; q < info.queues && !rc; q++) {
 		/* protocol 0 receives nothing until bind names the interface */
 		ap->q[q].fd = socket(AF_PACKET, SOCK_RAW, 0);
@@ -364,7 +369,7 @@ static int afp_open(struct lobo_port **out, const char *arg, const char *params,
 		afp_close(&ap->port);
 		return rc;
 	}
-	snprintf(ap->port.info.mode, sizeof ap->port.info.mode, "copy, tpacket_v3%s", fanout_id >= 0 ? ", fanout" : "");
+	snprintf(ap->port.info.mode, sizeof ap->port.info.mode, "copy, tpacket_v3%s", fanout_id != FANOUT_NONE ? ", fanout" : "");
 	*out = &ap->port;
 	return 0;
 }

@@ -92,8 +92,12 @@ int tool_blast(struct tool_session *s, const struct blast_opts *o, const struct 
 void blast_build_udp(uint8_t *frame, uint32_t size, const uint8_t dst[6], const uint8_t src[6],
 		     uint16_t src_port);
 
-int tool_capture(struct tool_session *s, const char *file, const char *filter,
-		 const struct tool_run *run, char *err);
+/* The filter compiled and the file created before any port is opened, so a
+ * bad filter or path fails first. */
+struct capture;
+int capture_open(struct capture **c, const char *file, const char *filter, char *err);
+void capture_close(struct capture *c);
+int tool_capture(struct tool_session *s, struct capture *c, const struct tool_run *run, char *err);
 
 /* lobo list */
 struct list_iface {

@@ -46,12 +46,18 @@ expect "cut.pcap" blast null: --pcap "$tmp/cut.pcap" --count 1
 expect "bad filter" capture null: -w "$tmp/x.pcap" --count 1 "udp port banana"
 if [ "$(id -u)" -eq 0 ]; then
 	AS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-	expect "needs root" capture afpacket:lo -w "$tmp/x.pcap" --count 1
+	expect "needs root" capture afpacket:lo -w /dev/null --count 1
 	AS=(env)
 fi
 
-# Without hugepages lobo still runs, and says so once. A tiny mmap shim refuses
-# MAP_HUGETLB, as a kernel with no hugepages reserved would.
+expect "cannot write" capture null: -w /nonexistent/dir/x.pcap --count 1
+[ ! -e "$tmp/never.pcap" ] || rm "$tmp/never.pcap"
+expect "nosuch0" capture afpacket:nosuch0 -w "$tmp/never.pcap" --count 1
+[ ! -e "$tmp/never.pcap" ] || { echo "a capture whose port failed left $tmp/never.pcap behind"; fails=$((fails + 1)); }
+
+# Without hugepages, ports that do no DMA of their own run as well and say
+# nothing about pages: the warning is for pci: ports only (checked in the lab).
+# A tiny mmap shim refuses MAP_HUGETLB, as a kernel with no hugepages reserved would.
 cat >"$tmp/nohuge.c" <<'C'
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -70,20 +76,18 @@ void *mmap(void *a, size_t l, int p, int f, int fd, off_t o)
 }
 void *mmap64(void *a, size_t l, int p, int f, int fd, off_t o) { return mmap(a, l, p, f, fd, o); }
 C
-warning="lobo: warning: no hugepages, using 4 KiB pages (echo 64 > /proc/sys/vm/nr_hugepages)"
 if gcc -shared -fPIC -o "$tmp/nohuge.so" "$tmp/nohuge.c" -ldl; then
 	LD_PRELOAD="$tmp/nohuge.so" ASAN_OPTIONS=verify_asan_link_order=0 "$L" fwd null: null:?size=64 --duration 0.2 \
 		>/dev/null 2>"$tmp/err"
 	rc=$?
-	if [ $rc -ne 0 ] || [ "$(grep -c . "$tmp/err")" -ne 1 ] || [ "$(cat "$tmp/err")" != "$warning" ]; then
-		echo "without hugepages: exit $rc, stderr: $(tr '\n' '|' <"$tmp/err") (wanted exactly: $warning)"
+	if [ $rc -ne 0 ] || [ -s "$tmp/err" ]; then
+		echo "without hugepages, fwd null: null:: exit $rc, stderr: $(tr '\n' '|' <"$tmp/err") (wanted nothing)"
 		fails=$((fails + 1))
 	fi
-fi
-if [ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -ge 16 ]; then
-	"$L" fwd null: null:?size=64 --duration 0.2 >/dev/null 2>"$tmp/err"
-	if grep -q "no hugepages" "$tmp/err"; then
-		echo "warned about hugepages although $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) are free"
+	LD_PRELOAD="$tmp/nohuge.so" ASAN_OPTIONS=verify_asan_link_order=0 "$L" capture null: -w "$tmp/x.pcap" \
+		--count 1 "udp port banana" >/dev/null 2>"$tmp/err"
+	if [ "$(grep -c . "$tmp/err")" -ne 1 ] || ! grep -q "bad filter" "$tmp/err"; then
+		echo "without hugepages, a bad filter: stderr: $(tr '\n' '|' <"$tmp/err") (wanted one line, bad filter)"
 		fails=$((fails + 1))
 	fi
 fi
