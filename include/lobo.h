@@ -181,16 +181,22 @@ struct lobo_stats_file {
 	uint32_t magic, version;
 	int32_t pid;
 	uint32_t nports;
+	uint64_t seq;        /* odd while a publish is under way (a seqlock) */
 	uint64_t updated_ns; /* CLOCK_MONOTONIC of the last publish */
 	char program[64];
 	struct lobo_stats_port port[LOBO_STATS_MAX_PORTS];
 };
 #define LOBO_STATS_MAGIC 0x6c6f626fu /* "lobo" */
-#define LOBO_STATS_VERSION 1
+#define LOBO_STATS_VERSION 2
 #define LOBO_STATS_DIR "/run/lobo"
 
+/* The publishing side. The file stays locked (flock) while its process lives:
+ * a reader that can take the lock knows the writer is gone, even if its pid
+ * has been reused. */
 struct lobo_stats {
 	struct lobo_stats_file *file;
+	int fd;
+	uint32_t nports;
 	char path[128];
 	struct lobo_port *ports[LOBO_STATS_MAX_PORTS];
 };
@@ -199,6 +205,12 @@ int lobo_stats_open(struct lobo_stats *stats, const char *program, char *err);
 int lobo_stats_add(struct lobo_stats *stats, struct lobo_port *port, char *err);
 void lobo_stats_publish(struct lobo_stats *stats);
 void lobo_stats_close(struct lobo_stats *stats); /* removes the file */
+
+/* The reading side: copies one whole publish of process pid into *copy, never
+ * parts of two. Returns 0; -ESRCH when the process is gone (its file is then
+ * removed); -ENOENT; -EINVAL when the file is not a complete stats file of
+ * this version; -EAGAIN when publishes kept overlapping the copy. */
+int lobo_stats_read(int pid, struct lobo_stats_file *copy);
 
 #ifdef __cplusplus
 }
