@@ -40,6 +40,7 @@ __attribute__((format(printf, 2, 3))) static int usage_error(struct args *a, con
 	va_start(ap, fmt);
 	vsnprintf(a->err, sizeof a->err, fmt, ap);
 	va_end(ap);
+	lobo_err_one_line(a->err); /* quoted arguments may hold newlines */
 	return 2;
 }
 
@@ -49,6 +50,17 @@ static bool parse_num(const char *s, double min, double max, double *out)
 	errno = 0;
 	*out = strtod(s, &end);
 	return !errno && end != s && !*end && *out >= min && *out <= max;
+}
+
+/* A whole number in [min, max]; *out is written only when it is one (a double
+ * out of range must never be converted). */
+static bool parse_uint(const char *s, double min, double max, uint64_t *out)
+{
+	double v;
+	if (!parse_num(s, min, max, &v) || v != (double)(uint64_t)v)
+		return false;
+	*out = (uint64_t)v;
+	return true;
 }
 
 static bool parse_mac(const char *s, uint8_t mac[6])
@@ -65,18 +77,18 @@ static bool parse_mac(const char *s, uint8_t mac[6])
 /* One option's value into *a; false if it is out of range. */
 static bool take_option(struct args *a, int c, const char *arg)
 {
-	double v;
+	uint64_t u = 0;
 	bool good = true;
 	if (c == 'c')
-		good = parse_num(arg, 1, 1e18, &v), a->run.count = (uint64_t)v;
+		good = parse_uint(arg, 1, 1e18, &a->run.count);
 	else if (c == 'd')
 		good = parse_num(arg, 0.001, 1e9, &a->run.duration);
 	else if (c == 'i')
 		good = parse_num(arg, 0.01, 3600, &a->interval);
 	else if (c == 'b')
-		good = parse_num(arg, 1, TOOL_MAX_BATCH, &v) && v == (int)v, a->run.batch = good ? (uint16_t)v : 0;
+		good = parse_uint(arg, 1, TOOL_MAX_BATCH, &u), a->run.batch = (uint16_t)u;
 	else if (c == 's')
-		good = parse_num(arg, 0, 1e6, &v), a->blast.size = (uint32_t)v;
+		good = parse_uint(arg, 0, 1e6, &u), a->blast.size = (uint32_t)u;
 	else if (c == 'r')
 		good = parse_num(arg, 1, 1e10, &a->blast.rate);
 	else if (c == 'm')

@@ -267,9 +267,10 @@ static pid_t flood(void)
 	uint8_t fr[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x88, 0xb5};
 	int fd = socket(AF_PACKET, SOCK_RAW, 0);
 	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex("kpa1")};
-	for (uint32_t seq = 0; fd >= 0; seq++) {
+	for (uint32_t seq = 0; fd >= 0; seq++) { /* until killed */
 		memcpy(fr + 14, &seq, sizeof seq);
-		sendto(fd, fr, sizeof fr, 0, (struct sockaddr *)&sll, sizeof sll);
+		if (sendto(fd, fr, sizeof fr, 0, (struct sockaddr *)&sll, sizeof sll) < 0 && errno != ENOBUFS)
+			break;
 	}
 	_exit(1);
 }
