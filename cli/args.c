@@ -130,6 +130,8 @@ int cli_parse(int argc, char **argv, struct args *a)
 	for (int c; (c = getopt_long(argc, argv, ":c:d:jhs:p:r:m:w:i:b:", opts, NULL)) != -1;) {
 		if (c == ':')
 			return usage_error(a, "option '%s' needs a value: see lobo %s --help", argv[optind - 1], a->cmd);
+		if (c == '?' && !strncmp(argv[optind - 1], "--", 2) && strchr(argv[optind - 1], '='))
+			return usage_error(a, "option '%s' takes no value: see lobo %s --help", argv[optind - 1], a->cmd);
 		if (c == '?' && optopt) /* a short one, maybe inside a cluster like -jx */
 			return usage_error(a, "unknown option '-%c' for %s: see lobo %s --help", optopt, a->cmd, a->cmd);
 		if (c == '?')
