@@ -69,5 +69,4 @@ static inline uint16_t lobo_ring_take(struct lobo_ring *r, struct lobo_frame *f,
 	return n;
 }
 
-
 #endif
