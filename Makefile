@@ -2,7 +2,10 @@
 BUILD ?= build
 LOBO ?= $(BUILD)/lobo
 
-.PHONY: all deps test demo bench lab clean
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD ?= build-fuzz
+
+.PHONY: all deps test demo bench lab fuzz clean
 
 all: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
@@ -39,5 +42,12 @@ bench: all
 lab: all
 	@if [ -x lab/run-all ]; then lab/run-all; else echo "lobo: no lab/run-all yet"; exit 1; fi
 
+# Each libFuzzer target (tests/fuzz) for FUZZ_SECONDS, under ASan and UBSan.
+fuzz: deps
+	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=disabled \
+		-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized >/dev/null
+	@ninja -C $(FUZZ_BUILD) >$(FUZZ_BUILD)/ninja.log || { cat $(FUZZ_BUILD)/ninja.log; exit 1; }
+	@tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)

@@ -70,17 +70,33 @@ struct lobo_frame {
 	uint32_t flags; /* LOBO_F_* */
 	uint64_t tag;
 };
-#define LOBO_F_ERROR 1u /* rx: frame arrived damaged (counted in rx_errors) */
+#define LOBO_F_ERROR 1u /* rx: frame arrived damaged (counted in rx_errors, not rx_packets) */
 
-/* Counted per queue by the port. One writer (the thread polling the queue). */
+/* Counted per queue by the port, in memory only the thread polling the queue
+ * writes: every count, kernel statistics included, enters through that
+ * queue's own rx_post, rx_poll, tx_post and tx_reclaim, never through
+ * lobo_port_info. Each frame is counted once, in one place:
+ *  - A frame that reached the port is rx_packets (handed to the caller whole),
+ *    rx_dropped (lost for want of buffer or ring space: no buffer posted, a
+ *    ring or queue full, a posted buffer too small for it) or rx_errors
+ *    (arrived damaged: cut short, longer than max_frame, a bad length or
+ *    descriptor from the device; the port drops it, or hands it over flagged
+ *    LOBO_F_ERROR for the caller to free).
+ *  - A frame tx_post took is tx_packets (handed to the wire or the kernel),
+ *    tx_dropped (given up on: the device or kernel refused it for now, e.g.
+ *    ENOBUFS or link down) or tx_errors (refused as unsendable: too short,
+ *    longer than max_frame, outside the memory the port can reach). A frame
+ *    tx_post did not take stays the caller's and is in no counter: a caller
+ *    that then drops it adds it to tx_dropped (see src/tools/fwd.c).
+ * So through a forwarder, frames in = frames out + counted drops:
+ *   rx_packets(A) = tx_packets(B) + tx_dropped(B) + tx_errors(B).
+ * rx_bytes and tx_bytes count the frames
+ * in rx_packets and tx_packets. copies counts frames copied because the
+ * kernel interface forces it (AF_PACKET, TAP, pcap), not a loss. */
 struct lobo_counters {
-	uint64_t rx_packets, rx_bytes;
-	uint64_t rx_dropped; /* arrived while no buffer was posted / ring full */
-	uint64_t rx_errors;
-	uint64_t tx_packets, tx_bytes;
-	uint64_t tx_dropped; /* given up on: ring full and the caller dropped, or the port failed it */
-	uint64_t tx_errors;
-	uint64_t copies;     /* frames copied because the kernel interface forces it */
+	uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
+	uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
+	uint64_t copies;
 } __attribute__((aligned(64)));
 
 struct lobo_port_info {
@@ -100,20 +116,23 @@ struct lobo_port;
  * xdp, pci. Common keys: queues=N, rx_ring=N, tx_ring=N. `mem` is the region
  * frames will live in (kernel-backed ports that copy may ignore it).
  * xdp:IF[:QUEUE] makes `mem` its AF_XDP UMEM: it takes rx buffers of at least
- * 2048 bytes (chunk=4096: 4096), and sends only frames that lie in `mem`. */
+ * 2048 bytes (chunk=4096: 4096), and sends only frames that lie in `mem`
+ * (others it takes, counts in tx_errors and hands back on tx_reclaim). */
 int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *mem, char *err);
 void lobo_port_close(struct lobo_port *port);
 /* The lobo driver for a PCI vendor:device ("virtio", ...), or NULL. */
 const char *lobo_pci_driver_name(uint16_t vendor, uint16_t device);
 /* Refresh and return link state, MAC and the rest (not for the fast path). */
 const struct lobo_port_info *lobo_port_info(struct lobo_port *port);
-/* The queue's counters. Writable so that a caller that drops frames the port
- * would not take can count them where every reader looks. */
+/* The queue's counters, or NULL for a queue the port does not have. Writable
+ * so that a caller that drops frames the port would not take can count them
+ * where every reader looks (from the thread that polls the queue). */
 struct lobo_counters *lobo_port_counters(struct lobo_port *port, uint16_t queue);
 void lobo_port_counters_sum(struct lobo_port *port, struct lobo_counters *sum);
 
 /* The data path: four calls per queue, each on a batch, each returning how many
- * it took or gave (0..n). Buffers not taken stay the caller's. */
+ * it took or gave (0..n). Buffers not taken stay the caller's. A queue the
+ * port does not have (queue >= info.queues) takes and gives nothing. */
 uint16_t lobo_rx_post(struct lobo_port *port, uint16_t queue, const struct lobo_frame *bufs, uint16_t n);
 uint16_t lobo_rx_poll(struct lobo_port *port, uint16_t queue, struct lobo_frame *frames, uint16_t max);
 uint16_t lobo_tx_post(struct lobo_port *port, uint16_t queue, const struct lobo_frame *frames, uint16_t n);
@@ -162,16 +181,22 @@ struct lobo_stats_file {
 	uint32_t magic, version;
 	int32_t pid;
 	uint32_t nports;
+	uint64_t seq;        /* odd while a publish is under way (a seqlock) */
 	uint64_t updated_ns; /* CLOCK_MONOTONIC of the last publish */
 	char program[64];
 	struct lobo_stats_port port[LOBO_STATS_MAX_PORTS];
 };
 #define LOBO_STATS_MAGIC 0x6c6f626fu /* "lobo" */
-#define LOBO_STATS_VERSION 1
+#define LOBO_STATS_VERSION 2
 #define LOBO_STATS_DIR "/run/lobo"
 
+/* The publishing side. The file stays locked (flock) while its process lives:
+ * a reader that can take the lock knows the writer is gone, even if its pid
+ * has been reused. */
 struct lobo_stats {
 	struct lobo_stats_file *file;
+	int fd;
+	uint32_t nports;
 	char path[128];
 	struct lobo_port *ports[LOBO_STATS_MAX_PORTS];
 };
@@ -180,6 +205,12 @@ int lobo_stats_open(struct lobo_stats *stats, const char *program, char *err);
 int lobo_stats_add(struct lobo_stats *stats, struct lobo_port *port, char *err);
 void lobo_stats_publish(struct lobo_stats *stats);
 void lobo_stats_close(struct lobo_stats *stats); /* removes the file */
+
+/* The reading side: copies one whole publish of process pid into *copy, never
+ * parts of two. Returns 0; -ESRCH when the process is gone (its file is then
+ * removed); -ENOENT; -EINVAL when the file is not a complete stats file of
+ * this version; -EAGAIN when publishes kept overlapping the copy. */
+int lobo_stats_read(int pid, struct lobo_stats_file *copy);
 
 #ifdef __cplusplus
 }

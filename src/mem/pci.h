@@ -8,9 +8,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#ifndef lobo_err /* the same as port.h's, for layer 1 */
-#define lobo_err(err, ...) (snprintf((err), LOBO_ERR_LEN, __VA_ARGS__))
-#endif
+#include "err.h"
 
 /* A BAR is either mapped (memory BARs) or reached with pread/pwrite at
  * off + register (I/O BARs: the sysfs resourceN file and the VFIO region both

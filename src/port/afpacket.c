@@ -42,8 +42,8 @@ struct queue {
 	uint32_t rx_block, rx_left; /* block being read, packets left in it */
 	bool rx_open;
 	uint8_t *rx_pkt;
-	uint32_t tx_next, polls;
-	bool tx_unsent; /* the last kick failed: retry on reclaim */
+	uint32_t tx_next, polls; /* tx_next: slots filled so far (the next is tx_next % tx_frames) */
+	bool tx_unsent; /* frames still wait in the ring after the last kick: kick again on reclaim */
 	struct lobo_ring posted, done;
 };
 
@@ -55,6 +55,8 @@ struct afpacket_port {
 	struct lobo_frame slots[];
 };
 
+/* Frames the kernel dropped with the ring full. Only rx_poll calls this, so
+ * the queue's counters keep one writer. */
 static void count_kernel_drops(struct queue *q, struct lobo_counters *c)
 {
 	struct tpacket_stats_v3 st; /* reading resets it, so each drop is added once */
@@ -111,20 +113,22 @@ static void finish_checksum(const struct virtio_net_hdr *vnet, uint8_t *frame, u
 	frame[at + 1] = (uint8_t)csum;
 }
 
-/* Copies h into buf, putting back the 802.1Q header the kernel moved into
- * tp_vlan_tci (packet(7), PACKET_AUXDATA); returns the frame length or 0. */
-static uint32_t rx_copy(const struct tpacket3_hdr *h, const struct lobo_frame *buf, uint32_t max_frame)
+/* The frame's length once the 802.1Q header the kernel moved into
+ * tp_vlan_tci (packet(7), PACKET_AUXDATA) is back in place. */
+static uint32_t frame_len(const struct tpacket3_hdr *h)
+{
+	return h->tp_snaplen + (h->tp_status & TP_STATUS_VLAN_VALID ? 4 : 0);
+}
+
+/* Copies h into buf (which holds frame_len(h)), putting the 802.1Q header back. */
+static void rx_copy(const struct tpacket3_hdr *h, const struct lobo_frame *buf, uint32_t len)
 {
 	const uint8_t *src = (const uint8_t *)h + h->tp_mac;
 	const struct virtio_net_hdr *vnet = (const void *)(src - VNET_LEN); /* PACKET_VNET_HDR */
-	bool vlan = h->tp_status & TP_STATUS_VLAN_VALID;
-	uint32_t len = h->tp_snaplen + (vlan ? 4 : 0);
-	if (h->tp_snaplen < h->tp_len || h->tp_snaplen < ETH_HLEN || len > buf->len || len > max_frame)
-		return 0;
-	if (!vlan) {
+	if (!(h->tp_status & TP_STATUS_VLAN_VALID)) {
 		memcpy(buf->data, src, len);
 		finish_checksum(vnet, buf->data, len, 0);
-		return len;
+		return;
 	}
 	uint16_t tag[2] = {htons(h->tp_status & TP_STATUS_VLAN_TPID_VALID ? h->hv1.tp_vlan_tpid : ETH_P_8021Q),
 			   htons(h->hv1.tp_vlan_tci)};
@@ -132,7 +136,6 @@ static uint32_t rx_copy(const struct tpacket3_hdr *h, const struct lobo_frame *b
 	memcpy(buf->data + 2 * ETH_ALEN, tag, sizeof tag);
 	memcpy(buf->data + 2 * ETH_ALEN + 4, src + 2 * ETH_ALEN, h->tp_snaplen - 2 * ETH_ALEN);
 	finish_checksum(vnet, buf->data, len, 4);
-	return len;
 }
 
 static uint16_t afp_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame *f, uint16_t max)
@@ -149,11 +152,17 @@ static uint16_t afp_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame 
 		if (sll->sll_pkttype == PACKET_OUTGOING) /* kernels without PACKET_IGNORE_OUTGOING */
 			continue;
 		struct lobo_frame *buf = &q->posted.slot[q->posted.head & q->posted.mask];
-		uint32_t len = rx_copy(h, buf, p->info.max_frame);
-		if (!len) {
+		uint32_t len = frame_len(h);
+		/* cut short by the ring's frame size, or larger than the link carries (GRO) */
+		if (h->tp_snaplen < h->tp_len || h->tp_snaplen < ETH_HLEN || len > p->info.max_frame) {
 			c->rx_errors++;
 			continue;
 		}
+		if (len > buf->len) {
+			c->rx_dropped++;
+			continue;
+		}
+		rx_copy(h, buf, len);
 		q->posted.head++;
 		f[n] = (struct lobo_frame){.data = buf->data, .len = len, .tag = buf->tag};
 		n++;
@@ -173,6 +182,42 @@ static bool tx_frame_ok(const struct afpacket_port *ap, const struct lobo_frame 
 	return f->len <= max - 4 || (f->data[12] == 0x81 && f->data[13] == 0x00);
 }
 
+static struct tpacket3_hdr *tx_slot(const struct afpacket_port *ap, const struct queue *q, uint32_t i)
+{
+	uint8_t *tx = q->map + (size_t)ap->rx_blocks * ap->rx_block_size;
+	return (void *)(tx + (size_t)(i & (ap->tx_frames - 1)) * ap->frame_size);
+}
+
+/* A send that fails leaves the frames the kernel would not take in the ring,
+ * and tpacket_snd marks them TP_STATUS_SEND_REQUEST again to retry on the next
+ * send: ENOBUFS when the device's queue is full or its link down, ENETDOWN.
+ * They were counted as sent; give them up instead, newest first, back to where
+ * the kernel stopped, and count them in tx_dropped, so no frame is counted as
+ * sent that was not, nor sent long after. EAGAIN (socket buffer full) only
+ * means later: those wait for the retry in tx_reclaim. */
+static void give_up_unsent(struct afpacket_port *ap, struct queue *q, struct lobo_counters *c)
+{
+	for (uint32_t i = 0; i < ap->tx_frames; i++) {
+		struct tpacket3_hdr *h = tx_slot(ap, q, q->tx_next - 1);
+		if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) != TP_STATUS_SEND_REQUEST)
+			break;
+		__atomic_store_n(&h->tp_status, TP_STATUS_AVAILABLE, __ATOMIC_RELEASE);
+		q->tx_next--;
+		c->tx_packets--;
+		c->tx_bytes -= h->tp_len - VNET_LEN;
+		c->tx_dropped++;
+	}
+}
+
+/* One syscall sends every frame waiting in the ring; MSG_DONTWAIT: do not wait for completions. */
+static void kick(struct afpacket_port *ap, struct queue *q, struct lobo_counters *c)
+{
+	if (send(q->fd, NULL, 0, MSG_DONTWAIT) < 0 && errno != EAGAIN)
+		give_up_unsent(ap, q, c);
+	q->tx_unsent = __atomic_load_n(&tx_slot(ap, q, q->tx_next - 1)->tp_status, __ATOMIC_ACQUIRE) ==
+		       TP_STATUS_SEND_REQUEST;
+}
+
 static uint16_t afp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
 {
 	struct afpacket_port *ap = (struct afpacket_port *)p;
@@ -180,13 +225,12 @@ static uint16_t afp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_
 	struct lobo_counters *c = &p->counters[qi];
 	uint32_t room = q->done.mask + 1 - (q->done.tail - q->done.head);
 	uint16_t taken = 0, queued = 0;
-	uint8_t *tx = q->map + (size_t)ap->rx_blocks * ap->rx_block_size;
 	for (; taken < n && taken < room; taken++) {
 		if (!tx_frame_ok(ap, &f[taken])) {
 			c->tx_errors++;
 			continue;
 		}
-		struct tpacket3_hdr *h = (void *)(tx + (size_t)q->tx_next * ap->frame_size);
+		struct tpacket3_hdr *h = tx_slot(ap, q, q->tx_next);
 		if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) != TP_STATUS_AVAILABLE)
 			break; /* ring full: the kernel has not sent this slot yet */
 		/* hdr_len = the whole frame: tpacket_snd copies that much into the
@@ -198,24 +242,25 @@ static uint16_t afp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_
 		h->tp_len = h->tp_snaplen = f[taken].len + VNET_LEN;
 		h->tp_next_offset = 0;
 		__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
-		q->tx_next = (q->tx_next + 1) & (ap->tx_frames - 1);
+		q->tx_next++;
 		queued++;
 		c->tx_bytes += f[taken].len;
 	}
 	lobo_ring_put(&q->done, f, taken);
 	c->tx_packets += queued;
 	c->copies += queued;
-	if (queued) /* one syscall per batch; MSG_DONTWAIT: do not wait for completions */
-		q->tx_unsent = send(q->fd, NULL, 0, MSG_DONTWAIT) < 0;
+	if (queued)
+		kick(ap, q, c);
 	return taken;
 }
 
 /* The frames were copied into the ring, so buffers come back at once. */
 static uint16_t afp_tx_reclaim(struct lobo_port *p, uint16_t qi, struct lobo_frame *f, uint16_t max)
 {
-	struct queue *q = &((struct afpacket_port *)p)->q[qi];
-	if (q->tx_unsent) /* e.g. ENOBUFS: the frames wait in the ring for another kick */
-		q->tx_unsent = send(q->fd, NULL, 0, MSG_DONTWAIT) < 0;
+	struct afpacket_port *ap = (struct afpacket_port *)p;
+	struct queue *q = &ap->q[qi];
+	if (q->tx_unsent) /* the socket buffer was full: the frames wait in the ring for another kick */
+		kick(ap, q, &p->counters[qi]);
 	return lobo_ring_take(&q->done, f, max);
 }
 
@@ -229,8 +274,6 @@ static void afp_refresh_info(struct lobo_port *p)
 	p->info.link_up = !ioctl(ap->q[0].fd, SIOCGIFFLAGS, &ifr) && (ifr.ifr_flags & IFF_RUNNING);
 	if (!ioctl(ap->q[0].fd, SIOCGIFMTU, &ifr))
 		p->info.max_frame = (uint32_t)ifr.ifr_mtu + ETH_HLEN + 4;
-	for (uint16_t q = 0; q < p->info.queues; q++)
-		count_kernel_drops(&ap->q[q], &p->counters[q]);
 }
 
 static void afp_close(struct lobo_port *p)

@@ -5,7 +5,8 @@
  * (EN10MB, snaplen 65535). The other direction takes nothing: rx_post on a
  * writer and tx_post on a reader return 0.
  * link_up false on a reader means no more frames will come: end of file, or a
- * damaged record (counted in rx_errors, and info.mode says "truncated"). */
+ * damaged record (counted in rx_errors, and info.mode says "truncated"). A
+ * record larger than the posted buffer is skipped and counted in rx_dropped. */
 #include "port.h"
 
 #include <errno.h>
@@ -69,7 +70,7 @@ static uint16_t pcap_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame 
 			c->rx_errors++;
 			stop_reading(pp, "truncated");
 		} else if (hdr->caplen > pp->posted.slot[pp->posted.head & pp->posted.mask].len) {
-			c->rx_errors++; /* never write past a buffer: skip the record */
+			c->rx_dropped++; /* never write past a buffer: a record too large for it is lost */
 		} else {
 			lobo_ring_take(&pp->posted, &f[n], 1);
 			memcpy(f[n].data, data, hdr->caplen);

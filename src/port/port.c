@@ -64,7 +64,7 @@ const struct lobo_port_info *lobo_port_info(struct lobo_port *port)
 
 struct lobo_counters *lobo_port_counters(struct lobo_port *port, uint16_t queue)
 {
-	return &port->counters[queue];
+	return queue < port->info.queues ? &port->counters[queue] : NULL;
 }
 
 void lobo_port_counters_sum(struct lobo_port *port, struct lobo_counters *sum)
@@ -78,24 +78,25 @@ void lobo_port_counters_sum(struct lobo_port *port, struct lobo_counters *sum)
 	}
 }
 
+/* A queue index is checked here, once for every port: one compare per batch. */
 uint16_t lobo_rx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
 {
-	return p->ops->rx_post(p, q, f, n);
+	return q < p->info.queues ? p->ops->rx_post(p, q, f, n) : 0;
 }
 
 uint16_t lobo_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t n)
 {
-	return p->ops->rx_poll(p, q, f, n);
+	return q < p->info.queues ? p->ops->rx_poll(p, q, f, n) : 0;
 }
 
 uint16_t lobo_tx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
 {
-	return p->ops->tx_post(p, q, f, n);
+	return q < p->info.queues ? p->ops->tx_post(p, q, f, n) : 0;
 }
 
 uint16_t lobo_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t n)
 {
-	return p->ops->tx_reclaim(p, q, f, n);
+	return q < p->info.queues ? p->ops->tx_reclaim(p, q, f, n) : 0;
 }
 
 /* ------------------------------------------------------------ parameters */

@@ -4,6 +4,7 @@
 #ifndef LOBO_PORT_H
 #define LOBO_PORT_H
 
+#include "err.h"
 #include "lobo.h"
 
 #include <stdio.h>
@@ -67,7 +68,5 @@ static inline uint16_t lobo_ring_take(struct lobo_ring *r, struct lobo_frame *f,
 	r->head += n;
 	return n;
 }
-
-#define lobo_err(err, ...) (snprintf((err), LOBO_ERR_LEN, __VA_ARGS__))
 
 #endif

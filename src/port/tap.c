@@ -5,7 +5,7 @@
  * and brought up, and disappears on close since it is not persistent; an
  * existing one is attached to and left as it was. read(2)/write(2) copy each
  * frame; the copies are counted. Frames the kernel dropped because lobo read
- * too slowly are added to queue 0's rx_dropped by lobo_port_info. */
+ * too slowly are added to queue 0's rx_dropped by its rx_poll. */
 #include "port.h"
 
 #include <errno.h>
@@ -19,11 +19,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#define POLLS_PER_STATS 4096u /* reading /proc/self/net/dev costs 10-35 us */
+
 struct tap_port {
 	struct lobo_port port;
 	char ifname[IF_NAMESIZE];
 	int fd[LOBO_MAX_QUEUES];
 	uint64_t kernel_drops; /* the device's tx_dropped when last read */
+	uint32_t polls;        /* of queue 0, to read the device's drops now and then */
 	struct lobo_ring posted[LOBO_MAX_QUEUES], done[LOBO_MAX_QUEUES];
 	struct lobo_frame slots[];
 };
@@ -33,12 +36,50 @@ static uint16_t tap_rx_post(struct lobo_port *p, uint16_t q, const struct lobo_f
 	return lobo_ring_put(&((struct tap_port *)p)->posted[q], f, n);
 }
 
+/* What the kernel sends out of the tap goes to lobo; frames it could not queue
+ * because lobo read too slowly count as the device's tx drops. /proc/net/dev,
+ * unlike sysfs, shows the reader's network namespace. The tap's tx_dropped,
+ * or 0 with *found false if it cannot be read. */
+static uint64_t device_tx_dropped(const char *ifname, bool *found)
+{
+	char line[512];
+	unsigned long long v = 0;
+	*found = false;
+	size_t len = strlen(ifname);
+	FILE *f = fopen("/proc/self/net/dev", "r");
+	while (f && fgets(line, sizeof line, f)) {
+		char *name = line + strspn(line, " ");
+		if (!strncmp(name, ifname, len) && name[len] == ':' &&
+		    sscanf(name + len + 1, "%*u %*u %*u %*u %*u %*u %*u %*u %*u %*u %*u %llu", &v) == 1) {
+			*found = true;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Adds the device's new drops to queue 0: only its rx_poll calls this, so the
+ * counters keep one writer. An unreadable row must not wind the counter back. */
+static void count_kernel_drops(struct tap_port *tp)
+{
+	bool found;
+	uint64_t drops = device_tx_dropped(tp->ifname, &found);
+	if (found) {
+		tp->port.counters[0].rx_dropped += drops - tp->kernel_drops;
+		tp->kernel_drops = drops;
+	}
+}
+
 static uint16_t tap_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
 {
 	struct tap_port *tp = (struct tap_port *)p;
 	struct lobo_ring *posted = &tp->posted[q];
 	struct lobo_counters *c = &p->counters[q];
 	uint16_t n = 0;
+	if (q == 0 && ++tp->polls % POLLS_PER_STATS == 0)
+		count_kernel_drops(tp);
 	while (n < max && posted->head != posted->tail) {
 		struct lobo_frame *buf = &posted->slot[posted->head & posted->mask];
 		/* read(2) cuts a frame short to fit without a word; one byte more
@@ -48,8 +89,12 @@ static uint16_t tap_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame *
 		ssize_t len = readv(tp->fd[q], iov, 2);
 		if (len < 0)
 			break; /* EAGAIN: nothing waiting; other errors: link_up says why */
-		if (len > buf->len || len > p->info.max_frame) {
+		if (len > p->info.max_frame) {
 			c->rx_errors++;
+			continue;
+		}
+		if (len > buf->len) {
+			c->rx_dropped++; /* the posted buffer was too small */
 			continue;
 		}
 		posted->head++;
@@ -94,30 +139,6 @@ static uint16_t tap_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_fram
 	return lobo_ring_take(&((struct tap_port *)p)->done[q], f, max);
 }
 
-/* What the kernel sends out of the tap goes to lobo; frames it could not queue
- * because lobo read too slowly count as the device's tx drops. /proc/net/dev,
- * unlike sysfs, shows the reader's network namespace. */
-/* The tap's tx_dropped, or 0 with *found false if it cannot be read. */
-static uint64_t device_tx_dropped(const char *ifname, bool *found)
-{
-	char line[512];
-	unsigned long long v = 0;
-	*found = false;
-	size_t len = strlen(ifname);
-	FILE *f = fopen("/proc/self/net/dev", "r");
-	while (f && fgets(line, sizeof line, f)) {
-		char *name = line + strspn(line, " ");
-		if (!strncmp(name, ifname, len) && name[len] == ':' &&
-		    sscanf(name + len + 1, "%*u %*u %*u %*u %*u %*u %*u %*u %*u %*u %*u %llu", &v) == 1) {
-			*found = true;
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	return v;
-}
-
 static void tap_refresh_info(struct lobo_port *p)
 {
 	struct tap_port *tp = (struct tap_port *)p;
@@ -131,10 +152,6 @@ static void tap_refresh_info(struct lobo_port *p)
 		p->info.max_frame = (uint32_t)ifr.ifr_mtu + 14 + 4;
 	if (fd >= 0)
 		close(fd);
-	bool found;
-	uint64_t drops = device_tx_dropped(tp->ifname, &found);
-	if (found) /* an unreadable row must not wind the counter back */
-		p->counters[0].rx_dropped += drops - tp->kernel_drops, tp->kernel_drops = drops;
 }
 
 static void tap_close(struct lobo_port *p)
@@ -216,7 +233,8 @@ static int tap_open(struct lobo_port **out, const char *arg, const char *params,
 		return rc;
 	}
 	tap_refresh_info(&tp->port);
-	tp->port.counters[0].rx_dropped = 0; /* drops from before we opened it are not ours */
+	bool found; /* drops from before we opened it are not ours */
+	tp->kernel_drops = device_tx_dropped(tp->ifname, &found);
 	snprintf(tp->port.info.mode, sizeof tp->port.info.mode, "copy%s", created ? ", created" : "");
 	*out = &tp->port;
 	return 0;

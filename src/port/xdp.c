@@ -40,6 +40,7 @@ struct xdp_queue {
 	struct xsk_ring_prod fill, tx;
 	struct xsk_ring_cons comp, rx;
 	struct tx_slot *sent;    /* frames handed to the kernel, in post order */
+	struct lobo_ring refused; /* frames tx_post took but could not send, for tx_reclaim */
 	uint32_t sent_head, sent_tail, polls;
 	uint64_t kernel_dropped, kernel_invalid; /* XDP_STATISTICS already added to the counters */
 };
@@ -84,19 +85,24 @@ static uint16_t xdp_rx_post(struct lobo_port *p, uint16_t qi, const struct lobo_
 	return ok;
 }
 
+/* Adds what XDP_STATISTICS counted since the last read. Only rx_poll calls
+ * this, so the queue's counters keep one writer. rx_dropped (no fill-ring
+ * buffer, or the frame larger than one) and rx_ring_full (rx ring full) are
+ * disjoint and count lost frames; rx_fill_ring_empty_descs counts failed
+ * fill-ring reads, not frames (copy mode counts such a frame in rx_dropped
+ * too, __xsk_rcv), so it is left out. A descriptor the kernel found invalid
+ * was counted as sent by tx_post: it moves to tx_errors. */
 static void read_kernel_stats(struct xdp_port *xp, uint16_t qi)
 {
 	struct xdp_statistics st;
 	socklen_t len = sizeof st;
 	struct lobo_counters *c = &xp->port.counters[qi];
-	if (getsockopt(xsk_socket__fd(xp->q[qi].xsk), SOL_XDP, XDP_STATISTICS, &st, &len))
-		return;
-	/* Copy mode counts a frame that found the fill ring empty twice, in
-	 * rx_dropped and rx_fill_ring_empty_descs (__xsk_rcv, 6.18); zero-copy
-	 * drivers drop it without touching rx_dropped. */
-	uint64_t dropped = st.rx_dropped + st.rx_ring_full + (xp->zerocopy ? st.rx_fill_ring_empty_descs : 0);
 	struct xdp_queue *q = &xp->q[qi];
-	c->rx_dropped += dropped - q->kernel_dropped; /* add, never assign: callers count here too */
+	if (getsockopt(xsk_socket__fd(q->xsk), SOL_XDP, XDP_STATISTICS, &st, &len))
+		return;
+	uint64_t dropped = st.rx_dropped + st.rx_ring_full;
+	c->rx_dropped += dropped - q->kernel_dropped;
+	c->tx_packets -= st.tx_invalid_descs - q->kernel_invalid;
 	c->tx_errors += st.tx_invalid_descs - q->kernel_invalid;
 	q->kernel_dropped = dropped;
 	q->kernel_invalid = st.tx_invalid_descs;
@@ -145,35 +151,48 @@ static void kick_tx(struct xdp_queue *q, struct lobo_counters *c, uint32_t frame
 	}
 }
 
-/* Frames must lie inside the UMEM: the kernel only reads from it. tx_post
- * stops at the first frame that does not (or is longer than a chunk), counts
- * it in tx_errors and leaves it with the caller, which copies or drops it. */
+/* A frame the kernel can send: inside the UMEM (the kernel only reads from
+ * it) and no longer than a chunk (xp_unaligned_validate_desc). */
+static bool tx_frame_ok(const struct xdp_port *xp, const struct lobo_frame *f)
+{
+	return f->data >= xp->mem->base && f->len && f->len <= xp->chunk &&
+	       (size_t)(f->data - xp->mem->base) + f->len <= xp->mem->len;
+}
+
+/* A frame the kernel could not send is taken all the same, counted in
+ * tx_errors and handed back by the next tx_reclaim, so the caller counts it
+ * nowhere else. */
 static uint16_t xdp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
 {
 	struct xdp_port *xp = (struct xdp_port *)p;
 	struct xdp_queue *q = &xp->q[qi];
-	uint32_t room = xp->port.info.tx_ring - (q->sent_tail - q->sent_head), idx;
-	uint16_t ok = 0;
+	struct lobo_counters *c = &p->counters[qi];
+	uint32_t mask = xp->port.info.tx_ring - 1u, idx;
+	uint32_t room = xp->port.info.tx_ring - (q->sent_tail - q->sent_head) - (q->refused.tail - q->refused.head);
+	uint16_t take = n < room ? n : (uint16_t)room, good = 0, k = 0;
 	uint64_t bytes = 0;
-	while (ok < n && ok < room && f[ok].data >= xp->mem->base && f[ok].len && f[ok].len <= xp->chunk &&
-	       (size_t)(f[ok].data - xp->mem->base) + f[ok].len <= xp->mem->len)
-		ok++;
-	if (ok < n && ok < room)
-		p->counters[qi].tx_errors++;
-	ok = (uint16_t)xsk_ring_prod__reserve(&q->tx, ok, &idx); /* room <= free tx ring */
-	for (uint16_t i = 0; i < ok; i++) {
+	for (uint16_t i = 0; i < take; i++)
+		good += tx_frame_ok(xp, &f[i]);
+	if (xsk_ring_prod__reserve(&q->tx, good, &idx) != good) /* room <= free tx ring: never */
+		return 0;
+	for (uint16_t i = 0; i < take; i++) {
+		if (!tx_frame_ok(xp, &f[i])) {
+			lobo_ring_put(&q->refused, &f[i], 1);
+			c->tx_errors++;
+			continue;
+		}
 		uint64_t addr = (uint64_t)(f[i].data - xp->mem->base);
-		*xsk_ring_prod__tx_desc(&q->tx, idx + i) = (struct xdp_desc){.addr = addr, .len = f[i].len};
-		q->sent[q->sent_tail++ & (xp->port.info.tx_ring - 1u)] = (struct tx_slot){addr, f[i].tag};
+		*xsk_ring_prod__tx_desc(&q->tx, idx + k++) = (struct xdp_desc){.addr = addr, .len = f[i].len};
+		q->sent[q->sent_tail++ & mask] = (struct tx_slot){addr, f[i].tag};
 		bytes += f[i].len;
 	}
-	xsk_ring_prod__submit(&q->tx, ok);
-	p->counters[qi].tx_packets += ok;
-	p->counters[qi].tx_bytes += bytes;
+	xsk_ring_prod__submit(&q->tx, good);
+	c->tx_packets += good;
+	c->tx_bytes += bytes;
 	/* Copy mode always wants the kick; zero-copy only when the driver slept. */
-	if (ok && xsk_ring_prod__needs_wakeup(&q->tx))
-		kick_tx(q, &p->counters[qi], ok);
-	return ok;
+	if (good && xsk_ring_prod__needs_wakeup(&q->tx))
+		kick_tx(q, c, good);
+	return take;
 }
 
 static uint16_t xdp_tx_reclaim(struct lobo_port *p, uint16_t qi, struct lobo_frame *f, uint16_t max)
@@ -181,7 +200,9 @@ static uint16_t xdp_tx_reclaim(struct lobo_port *p, uint16_t qi, struct lobo_fra
 	struct xdp_port *xp = (struct xdp_port *)p;
 	struct xdp_queue *q = &xp->q[qi];
 	uint32_t mask = xp->port.info.tx_ring - 1u, idx;
-	uint16_t n = (uint16_t)xsk_ring_cons__peek(&q->comp, max, &idx);
+	uint16_t refused = lobo_ring_take(&q->refused, f, max);
+	uint16_t n = (uint16_t)xsk_ring_cons__peek(&q->comp, max - refused, &idx);
+	f += refused;
 	for (uint16_t i = 0; i < n; i++) {
 		uint64_t addr = *xsk_ring_cons__comp_addr(&q->comp, idx + i);
 		struct tx_slot *head = &q->sent[q->sent_head & mask];
@@ -200,7 +221,7 @@ static uint16_t xdp_tx_reclaim(struct lobo_port *p, uint16_t qi, struct lobo_fra
 	 * again while the kernel has left descriptors in the tx ring. */
 	if (xsk_ring_prod__needs_wakeup(&q->tx) && __atomic_load_n(q->tx.consumer, __ATOMIC_RELAXED) != q->tx.cached_prod)
 		kick_tx(q, &p->counters[qi], 0);
-	return n;
+	return refused + n;
 }
 
 /* ------------------------------------------------------ open and close */
@@ -378,6 +399,7 @@ static void xdp_close(struct lobo_port *p)
 	for (uint16_t i = 0; i < LOBO_MAX_QUEUES; i++) {
 		xsk_socket__delete(xp->q[i].xsk);
 		free(xp->q[i].sent);
+		free(xp->q[i].refused.slot);
 	}
 	xsk_umem__delete(xp->umem);
 	if (xp->prog) {
@@ -404,8 +426,6 @@ static void xdp_refresh_info(struct lobo_port *p)
 					    ? (uint32_t)ifr.ifr_mtu + 14 : xp->chunk - XDP_PACKET_HEADROOM;
 	if (fd >= 0)
 		close(fd);
-	for (uint16_t i = 0; i < p->info.queues; i++)
-		read_kernel_stats(xp, i);
 }
 
 /* "arp,icmp" -> LOBO_XDP_KERNEL_* bits; -1 on an unknown kind. */
@@ -493,10 +513,14 @@ static int xdp_open(struct lobo_port **out, const char *arg, const char *params,
 		goto fail;
 	}
 	xp->rx_tag = calloc(mem->len / xp->chunk, sizeof *xp->rx_tag);
-	for (uint16_t i = 0; i < info->queues && xp->rx_tag; i++)
-		if (!(xp->q[i].sent = calloc(info->tx_ring, sizeof *xp->q[i].sent)))
+	for (uint16_t i = 0; i < info->queues && xp->rx_tag; i++) {
+		xp->q[i].sent = calloc(info->tx_ring, sizeof *xp->q[i].sent);
+		xp->q[i].refused = (struct lobo_ring){.slot = calloc(info->tx_ring, sizeof(struct lobo_frame)),
+						      .mask = info->tx_ring - 1u};
+		if (!xp->q[i].sent || !xp->q[i].refused.slot)
 			break;
-	if (!xp->rx_tag || !xp->q[info->queues - 1].sent) {
+	}
+	if (!xp->rx_tag || !xp->q[info->queues - 1].sent || !xp->q[info->queues - 1].refused.slot) {
 		lobo_err(err, "xdp: out of memory");
 		rc = -ENOMEM;
 		goto fail;

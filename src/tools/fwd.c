@@ -9,7 +9,11 @@ struct lane {
 	uint32_t posted, ring; /* rx buffers the `from` queue holds, and its ring size */
 };
 
-static uint16_t forward(struct lobo_pool *pool, struct lane *l, uint16_t max)
+#define DRAIN_NS 500000000ull /* at the end, how long ports may take to finish what they hold */
+
+/* One round of a lane: receive, send, take back what the sending port is done
+ * with. in_flight counts buffers the sending ports still hold. */
+static uint16_t forward(struct lobo_pool *pool, struct lane *l, uint16_t max, uint64_t *in_flight)
 {
 	struct lobo_frame f[TOOL_MAX_BATCH];
 	uint16_t n = lobo_rx_poll(l->from, l->rxq, f, max), good = 0;
@@ -21,13 +25,29 @@ static uint16_t forward(struct lobo_pool *pool, struct lane *l, uint16_t max)
 			f[good++] = f[i];
 	}
 	uint16_t sent = lobo_tx_post(l->to, l->txq, f, good);
-	if (sent < good) {
+	if (sent < good) { /* not taken: ours to drop and count (lobo.h) */
 		lobo_pool_free(pool, f + sent, good - sent);
 		lobo_port_counters(l->to, l->txq)->tx_dropped += good - sent;
 	}
 	uint16_t done = lobo_tx_reclaim(l->to, l->txq, f, TOOL_MAX_BATCH);
 	lobo_pool_free(pool, f, done);
+	*in_flight += sent;
+	*in_flight -= done;
 	return n;
+}
+
+/* Frames a port took are counted as sent; give them time to leave before the
+ * final count and the close, which would cut them off. */
+static void drain(struct lobo_pool *pool, struct lane *lane, uint16_t nlanes, uint64_t in_flight)
+{
+	struct lobo_frame f[TOOL_MAX_BATCH];
+	for (uint64_t until = tool_now_ns() + DRAIN_NS; in_flight && tool_now_ns() < until;) {
+		for (uint16_t i = 0; i < nlanes; i++) {
+			uint16_t done = lobo_tx_reclaim(lane[i].to, lane[i].txq, f, TOOL_MAX_BATCH);
+			lobo_pool_free(pool, f, done);
+			in_flight -= done;
+		}
+	}
 }
 
 int tool_fwd(struct tool_session *s, const struct tool_run *run, char *err)
@@ -43,13 +63,13 @@ int tool_fwd(struct tool_session *s, const struct tool_run *run, char *err)
 	for (uint16_t q = 0; q < b->queues; q++)
 		lane[nlanes++] = (struct lane){s->port[1], s->port[0], q, q % a->queues, 0, b->rx_ring};
 	struct tool_loop loop;
-	uint64_t forwarded = 0, batch = tool_batch(run);
+	uint64_t forwarded = 0, in_flight = 0, batch = tool_batch(run);
 	tool_loop_start(&loop, s, run);
 	while (tool_loop_tick(&loop) && (!run->count || forwarded < run->count)) {
 		uint32_t moved = 0;
 		for (uint16_t i = 0; i < nlanes; i++) {
 			uint64_t left = run->count ? run->count - forwarded - moved : batch;
-			moved += forward(&s->pool, &lane[i], (uint16_t)(left < batch ? left : batch));
+			moved += forward(&s->pool, &lane[i], (uint16_t)(left < batch ? left : batch), &in_flight);
 			tool_refill(&s->pool, lane[i].from, lane[i].rxq, &lane[i].posted, lane[i].ring);
 		}
 		forwarded += moved;
@@ -57,6 +77,7 @@ int tool_fwd(struct tool_session *s, const struct tool_run *run, char *err)
 		if (!moved && (tool_port_exhausted(&loop, s->port[0]) || tool_port_exhausted(&loop, s->port[1])))
 			break;
 	}
+	drain(&s->pool, lane, nlanes, in_flight);
 	tool_loop_finish(&loop);
 	return 0;
 }

@@ -9,7 +9,9 @@
 #include <signal.h>
 #include <stdio.h>
 
-#define tool_err(err, ...) snprintf((err), LOBO_ERR_LEN, __VA_ARGS__)
+#include "err.h"
+
+#define tool_err lobo_err /* one line, control characters made harmless */
 
 #define TOOL_MAX_PORTS 2
 #define TOOL_BUF_SIZE 2048u   /* one standard frame (1518) fits, a power of two for the pool */

@@ -3,12 +3,9 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,32 +15,6 @@ struct sample {
 	int n;
 	struct lobo_stats_file proc[MAX_PROCS];
 };
-
-int lobo_top_read(int pid, struct lobo_stats_file *copy)
-{
-	char path[64];
-	struct stat st;
-	if (kill(pid, 0) && errno == ESRCH)
-		return -ESRCH;
-	snprintf(path, sizeof path, "%s/%d", LOBO_STATS_DIR, pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* The writer may be mid-publish: take a private copy, then judge the copy. */
-	bool whole = !fstat(fd, &st) && st.st_size == sizeof *copy &&
-		     pread(fd, copy, sizeof *copy, 0) == sizeof *copy;
-	close(fd);
-	if (!whole || copy->magic != LOBO_STATS_MAGIC || copy->version != LOBO_STATS_VERSION ||
-	    copy->pid != pid || copy->nports > LOBO_STATS_MAX_PORTS)
-		return -EINVAL;
-	copy->program[sizeof copy->program - 1] = 0;
-	for (uint32_t i = 0; i < copy->nports; i++) {
-		struct lobo_port_info *info = &copy->port[i].info;
-		info->name[sizeof info->name - 1] = info->driver[sizeof info->driver - 1] = 0;
-		info->mode[sizeof info->mode - 1] = 0;
-	}
-	return 0;
-}
 
 static int by_pid(const void *a, const void *b)
 {
@@ -58,7 +29,8 @@ static void take_sample(struct sample *s)
 	while (dir && s->n < MAX_PROCS && (e = readdir(dir))) {
 		char *end;
 		long pid = strtol(e->d_name, &end, 10);
-		if (pid > 0 && !*end && lobo_top_read((int)pid, &s->proc[s->n]) == 0)
+		/* a file its process left behind is removed by lobo_stats_read */
+		if (pid > 0 && !*end && lobo_stats_read((int)pid, &s->proc[s->n]) == 0)
 			s->n++;
 	}
 	if (dir)
@@ -185,7 +157,7 @@ static void print_json(FILE *out, const struct sample *cur, const struct sample 
 	fputs("]}\n", out);
 }
 
-int lobo_top_run(FILE *out, double interval_s, int iterations, bool json, char *err)
+int lobo_top_run(FILE *out, double interval_s, int iterations, bool json, volatile sig_atomic_t *stop, char *err)
 {
 	if (!(interval_s >= 0) || iterations < 0) {
 		snprintf(err, LOBO_ERR_LEN, "top: interval %g s and %d iterations: use a non-negative interval and count",
@@ -202,7 +174,7 @@ int lobo_top_run(FILE *out, double interval_s, int iterations, bool json, char *
 	bool redraw = !json && isatty(fileno(out));
 	struct timespec pause = {(time_t)interval_s, (long)((interval_s - (double)(time_t)interval_s) * 1e9)};
 	take_sample(prev);
-	for (int i = 0; !iterations || i < iterations; i++) {
+	for (int i = 0; (!iterations || i < iterations) && !*stop && !ferror(out); i++) {
 		nanosleep(&pause, NULL);
 		take_sample(cur);
 		if (redraw)

@@ -4,18 +4,16 @@
 
 #include "lobo.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
-/* Copies /run/lobo/<pid> into *copy. Returns 0; -ESRCH when the process is
- * gone (a stale file, to be ignored); -ENOENT; -EINVAL when the file is not a
- * complete stats file of this lobo version (e.g. being created). */
-int lobo_top_read(int pid, struct lobo_stats_file *copy);
-
 /* Every interval_s seconds prints, per process and port, driver, mode, link,
  * rx/tx packets and bits per second, drops per second, errors and totals;
- * iterations times (0: until killed). Text redraws the screen when `out` is a
- * terminal and is plain lines otherwise; json prints one object per line. */
-int lobo_top_run(FILE *out, double interval_s, int iterations, bool json, char *err);
+ * iterations times (0: until *stop is set, or `out` fails, e.g. EPIPE). Text
+ * redraws the screen when `out` is a terminal and is plain lines otherwise;
+ * json prints one object per line. Files of processes that are gone are not
+ * shown, and removed. */
+int lobo_top_run(FILE *out, double interval_s, int iterations, bool json, volatile sig_atomic_t *stop, char *err);
 
 #endif

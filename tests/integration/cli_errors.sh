@@ -22,6 +22,12 @@ expect() {
 expect "unknown command" frobnicate
 expect "unknown option '--bogus'" fwd null: null: --bogus
 expect "unknown option" blast null: --size 60 -w x
+expect "unknown option '-x' for fwd" fwd null: null: -jx
+expect "option '--json=1' takes no value" fwd null: null: --json=1
+expect "bad value '1.5' for --count" fwd null: null: --count 1.5
+expect "bad value '1e15' for --size" blast null: --size 1e15
+expect "filter is longer than" capture null: -w "$tmp/x.pcap" $(printf 'tcp %.0s' $(seq 300))
+expect "unknown option 'x.y\?z' for null" fwd "null:?x.y$(printf '\033')z" null:
 expect "unknown port scheme" fwd foo:bar null:
 expect "not a port URI" capture eth0 -w "$tmp/x.pcap"
 expect "nosuch0" capture afpacket:nosuch0 -w "$tmp/x.pcap" --duration 1

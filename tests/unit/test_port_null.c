@@ -37,6 +37,28 @@ static void null_round_trip(void **state)
 	lobo_port_close(p);
 }
 
+/* A queue the port does not have takes and gives nothing, on every call. */
+static void bad_queue(void **state)
+{
+	(void)state;
+	char err[LOBO_ERR_LEN];
+	struct lobo_port *p;
+	uint8_t buf[64];
+	struct lobo_frame f = {.data = buf, .len = sizeof buf};
+	assert_int_equal(lobo_port_open(&p, "null:?queues=2", NULL, err), 0);
+	static const uint16_t bad[] = {2, LOBO_MAX_QUEUES, LOBO_MAX_QUEUES + 1, 1000, 65535};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		uint16_t q = bad[i];
+		assert_int_equal(lobo_rx_post(p, q, &f, 1), 0);
+		assert_int_equal(lobo_rx_poll(p, q, &f, 1), 0);
+		assert_int_equal(lobo_tx_post(p, q, &f, 1), 0);
+		assert_int_equal(lobo_tx_reclaim(p, q, &f, 1), 0);
+		assert_null(lobo_port_counters(p, q));
+	}
+	assert_non_null(lobo_port_counters(p, 1));
+	lobo_port_close(p);
+}
+
 static void bad_uris(void **state)
 {
 	(void)state;
@@ -72,6 +94,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(null_round_trip),
+		cmocka_unit_test(bad_queue),
 		cmocka_unit_test(bad_uris),
 		cmocka_unit_test(params),
 	};

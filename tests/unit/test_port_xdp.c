@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "lobo.h"
+#include "testing.h"
 
 #ifdef LOBO_HAVE_XDP
 #include <arpa/inet.h>
@@ -210,17 +210,22 @@ static void round_trip(void **state)
 	assert_int_equal(reclaimed, n);
 	assert_int_equal(got, n);
 
-	/* Frames outside the UMEM and short rx buffers are refused and counted. */
+	/* A frame outside the UMEM is taken, counted once (tx_errors) and handed
+	 * back; a short rx buffer is refused. */
 	uint8_t outside[64] = {0};
-	struct lobo_frame bad = {.data = outside, .len = sizeof outside};
-	assert_int_equal(lobo_tx_post(p, 0, &bad, 1), 0);
-	bad = (struct lobo_frame){.data = buf(600), .len = 1024};
-	assert_int_equal(lobo_rx_post(p, 0, &bad, 1), 0);
+	struct lobo_frame bad[2] = {{.data = outside, .len = sizeof outside, .tag = 77},
+				    {.data = buf(601), .len = 2 * BUF, .tag = 78}}, back[4];
+	assert_int_equal(lobo_tx_post(p, 0, bad, 2), 2);
+	assert_int_equal(lobo_tx_reclaim(p, 0, back, 4), 2);
+	assert_int_equal(back[0].tag, 77);
+	assert_int_equal(back[1].tag, 78);
+	bad[0] = (struct lobo_frame){.data = buf(600), .len = 1024};
+	assert_int_equal(lobo_rx_post(p, 0, bad, 1), 0);
 	struct lobo_counters sum;
-	lobo_port_info(p);
 	lobo_port_counters_sum(p, &sum);
 	assert_int_equal(sum.tx_packets, n);
-	assert_int_equal(sum.tx_errors, 1);
+	assert_int_equal(sum.tx_errors, 2);
+	assert_int_equal(sum.tx_dropped, 0);
 	assert_true(sum.rx_packets >= n);
 	close(pk);
 }
@@ -241,9 +246,14 @@ static void drops_counted(void **state)
 	usleep(100000);
 	struct lobo_frame f[64];
 	uint32_t got = lobo_rx_poll(p, 0, f, 64) + lobo_rx_poll(p, 1, f, 64);
+	assert_int_equal(lobo_rx_poll(p, 2, f, 64), 0); /* no queue 2: nothing, and no crash */
+	assert_int_equal(lobo_tx_post(p, 2, f, 1), 0);
 	assert_in_range(got, 4, 8); /* one queue may take every frame */
 	struct lobo_counters sum;
-	lobo_port_info(p);
+	lobo_port_info(p); /* counts nothing: the queue's own calls are its one writer */
+	lobo_port_counters_sum(p, &sum);
+	assert_int_equal(sum.rx_dropped, 0);
+	poll_for_kernel_stats(p);
 	lobo_port_counters_sum(p, &sum);
 	assert_int_equal(sum.rx_packets, got);
 	assert_int_equal(sum.rx_dropped, 64 - got);

@@ -1,13 +1,19 @@
-/* Published counters: what a process publishes is what `lobo top` reads;
- * files of dead processes are ignored and cleaned up. Needs /run writable. */
+/* Published counters: what a process publishes is what `lobo top` reads,
+ * one whole publish at a time; files of dead processes are ignored and
+ * cleaned up. Needs /run writable. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,6 +24,13 @@
 #include "../../src/tools/top.h"
 
 static uint8_t bufs[32][64];
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
 
 /* Moves n frames through a null port's rx and tx. */
 static void traffic(struct lobo_port *p, int n)
@@ -37,20 +50,40 @@ static char *top_output(double interval, bool json)
 	static char text[1 << 16];
 	char err[LOBO_ERR_LEN];
 	FILE *out = tmpfile();
-	assert_int_equal(lobo_top_run(out, interval, 1, json, err), 0);
+	volatile sig_atomic_t stop = 0;
+	assert_int_equal(lobo_top_run(out, interval, 1, json, &stop, err), 0);
 	rewind(out);
 	text[fread(text, 1, sizeof text - 1, out)] = 0;
 	fclose(out);
 	return text;
 }
 
-static int dead_pid(void)
+/* Writes a complete stats file for pid that nobody holds locked. */
+static void write_unlocked(int pid, const char *program)
 {
-	pid_t pid = fork();
-	if (pid == 0)
-		_exit(0);
-	waitpid(pid, NULL, 0);
-	return (int)pid;
+	char path[64];
+	snprintf(path, sizeof path, "%s/%d", LOBO_STATS_DIR, pid);
+	struct lobo_stats_file *f = calloc(1, sizeof *f);
+	*f = (struct lobo_stats_file){.magic = LOBO_STATS_MAGIC, .version = LOBO_STATS_VERSION, .pid = pid};
+	snprintf(f->program, sizeof f->program, "%s", program);
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(f, sizeof *f, 1, fp), 1);
+	fclose(fp);
+	free(f);
+}
+
+/* Writes `len` bytes of f to our own pid's path and holds it locked, as a
+ * live writer would; returns the locked fd. */
+static int write_locked(const void *f, size_t len)
+{
+	char path[64];
+	snprintf(path, sizeof path, "%s/%d", LOBO_STATS_DIR, (int)getpid());
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(write(fd, f, len), (ssize_t)len);
+	return fd;
 }
 
 static void publish_and_read_back(void **state)
@@ -59,23 +92,22 @@ static void publish_and_read_back(void **state)
 	char err[LOBO_ERR_LEN], ghost[64], pat[64];
 	struct lobo_stats stats;
 	struct lobo_stats_file copy, *f;
-	/* A file left behind by a process that died. */
-	int ghost_pid = dead_pid();
-	snprintf(ghost, sizeof ghost, "%s/%d", LOBO_STATS_DIR, ghost_pid);
 	mkdir(LOBO_STATS_DIR, 0755);
-	FILE *fp = fopen(ghost, "wb");
-	if (!fp)
+	if (access(LOBO_STATS_DIR, W_OK))
 		skip(); /* needs a writable /run/lobo, as root */
-	f = calloc(1, sizeof *f);
-	*f = (struct lobo_stats_file){.magic = LOBO_STATS_MAGIC, .version = LOBO_STATS_VERSION, .pid = ghost_pid, .program = "ghost"};
-	assert_int_equal(fwrite(f, sizeof *f, 1, fp), 1);
-	fclose(fp);
-	free(f);
-	assert_int_equal(lobo_top_read(ghost_pid, &copy), -ESRCH);
+	/* A file nobody holds: its writer is gone, even though pid 1 lives (a
+	 * reused pid must not bring a dead file back to life). */
+	write_unlocked(1, "ghost");
+	snprintf(ghost, sizeof ghost, "%s/1", LOBO_STATS_DIR);
 	assert_null(strstr(top_output(0, true), "ghost"));
-
+	assert_int_equal(access(ghost, F_OK), -1); /* lobo top removed it */
+	write_unlocked(1, "ghost");
+	assert_int_equal(lobo_stats_read(1, &copy), -ESRCH);
+	assert_int_equal(access(ghost, F_OK), -1);
+	write_unlocked(1, "ghost");
 	assert_int_equal(lobo_stats_open(&stats, "test_stats", err), 0);
-	assert_int_equal(access(ghost, F_OK), -1); /* stale file removed */
+	assert_int_equal(access(ghost, F_OK), -1); /* a writer removes them too */
+
 	struct lobo_port *p;
 	assert_int_equal(lobo_port_open(&p, "null:?size=64&rx_ring=32", NULL, err), 0);
 	assert_int_equal(lobo_stats_add(&stats, p, err), 0);
@@ -83,7 +115,7 @@ static void publish_and_read_back(void **state)
 	lobo_port_counters(p, 0)->rx_dropped = 3;
 	lobo_stats_publish(&stats);
 
-	assert_int_equal(lobo_top_read(getpid(), &copy), 0);
+	assert_int_equal(lobo_stats_read(getpid(), &copy), 0);
 	assert_int_equal(copy.nports, 1);
 	assert_string_equal(copy.program, "test_stats");
 	assert_string_equal(copy.port[0].info.driver, "null");
@@ -92,6 +124,7 @@ static void publish_and_read_back(void **state)
 	assert_int_equal(copy.port[0].total.rx_dropped, 3);
 	assert_int_equal(copy.port[0].queue[0].rx_packets, 40);
 	assert_true(copy.updated_ns > 0);
+	assert_int_equal(copy.seq % 2, 0);
 
 	char *json = top_output(0, true);
 	snprintf(pat, sizeof pat, "{\"pid\":%d,\"program\":\"test_stats\"", (int)getpid());
@@ -111,26 +144,131 @@ static void publish_and_read_back(void **state)
 	assert_int_equal(access(pat, F_OK), -1);
 
 	/* Not a stats file, or one cut short: ignored, not trusted. */
-	fp = fopen(pat, "wb");
-	for (int i = 0; i < (int)sizeof copy; i++)
-		fputc(rand(), fp);
-	fclose(fp);
-	assert_int_equal(lobo_top_read(getpid(), &copy), -EINVAL);
-	f = calloc(1, sizeof *f); /* a file being created: complete but no magic yet */
+	char junk[sizeof copy];
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = (char)rand();
+	int fd = write_locked(junk, sizeof junk);
+	assert_int_equal(lobo_stats_read(getpid(), &copy), -EINVAL);
+	close(fd);
+	f = calloc(1, sizeof *f); /* complete but no magic */
 	*f = (struct lobo_stats_file){.version = LOBO_STATS_VERSION, .pid = getpid()};
-	fp = fopen(pat, "wb");
-	assert_int_equal(fwrite(f, sizeof *f, 1, fp), 1);
-	fclose(fp);
-	assert_int_equal(lobo_top_read(getpid(), &copy), -EINVAL);
+	fd = write_locked(f, sizeof *f);
+	assert_int_equal(lobo_stats_read(getpid(), &copy), -EINVAL);
+	close(fd);
 	f->magic = LOBO_STATS_MAGIC;
-	fp = fopen(pat, "wb");
-	assert_int_equal(fwrite(f, sizeof *f, 1, fp), 1);
-	fclose(fp);
+	fd = write_locked(f, sizeof *f);
+	assert_int_equal(lobo_stats_read(getpid(), &copy), 0);
+	assert_int_not_equal(ftruncate(fd, 100), -1);
+	assert_int_equal(lobo_stats_read(getpid(), &copy), -EINVAL);
+	f->seq = 1; /* a writer that died mid-publish while someone holds the file: never a half copy */
+	fd = (close(fd), write_locked(f, sizeof *f));
+	assert_int_equal(lobo_stats_read(getpid(), &copy), -EAGAIN);
+	close(fd);
 	free(f);
-	assert_int_equal(lobo_top_read(getpid(), &copy), 0);
-	assert_int_not_equal(truncate(pat, 100), -1);
-	assert_int_equal(lobo_top_read(getpid(), &copy), -EINVAL);
 	unlink(pat);
+}
+
+/* kill -9 leaves the file behind (nothing runs to remove it); lobo top does
+ * not show it, and removes it. */
+static void killed_writer_cleaned_up(void **state)
+{
+	(void)state;
+	char err[LOBO_ERR_LEN], path[64];
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	pid_t child = fork();
+	if (child == 0) {
+		struct lobo_stats stats;
+		struct lobo_port *p;
+		if (lobo_stats_open(&stats, "killed_child", err) || lobo_port_open(&p, "null:", NULL, err) ||
+		    lobo_stats_add(&stats, p, err))
+			_exit(1);
+		(void)!write(ready[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	char x;
+	close(ready[1]);
+	if (read(ready[0], &x, 1) != 1) {
+		waitpid(child, NULL, 0);
+		skip(); /* cannot publish here (no /run/lobo) */
+	}
+	struct lobo_stats_file copy;
+	assert_int_equal(lobo_stats_read((int)child, &copy), 0);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	snprintf(path, sizeof path, "%s/%d", LOBO_STATS_DIR, (int)child);
+	assert_int_equal(access(path, F_OK), 0); /* left behind */
+	assert_null(strstr(top_output(0, true), "killed_child"));
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+/* A fake forwarder in another thread moves frames from null port a to null
+ * port b and publishes after every batch, so rx(a) == tx(b) in every publish;
+ * every copy the reader takes meanwhile must show the same, in total and per
+ * queue. Without the sequence count the reader sees halves of two publishes. */
+struct forwarder {
+	struct lobo_stats *stats;
+	struct lobo_port *a, *b;
+	volatile int stop;
+};
+
+static void *forward(void *arg)
+{
+	struct forwarder *fw = arg;
+	static uint8_t buf[4][64];
+	struct lobo_frame f[4];
+	for (uint64_t round = 0; !fw->stop; round++) {
+		uint16_t q = (uint16_t)(round % 4);
+		for (int i = 0; i < 4; i++)
+			f[i] = (struct lobo_frame){.data = buf[i], .len = 64, .tag = (uint64_t)i};
+		lobo_rx_post(fw->a, q, f, 4);
+		uint16_t n = lobo_rx_poll(fw->a, q, f, 4);
+		n = lobo_tx_post(fw->b, q, f, n);
+		lobo_tx_reclaim(fw->b, q, f, 4);
+		lobo_stats_publish(fw->stats);
+	}
+	return NULL;
+}
+
+static void snapshots_are_whole(void **state)
+{
+	(void)state;
+	char err[LOBO_ERR_LEN];
+	struct lobo_stats stats;
+	struct forwarder fw = {.stats = &stats};
+	if (lobo_stats_open(&stats, "seqlock", err))
+		skip(); /* needs a writable /run/lobo, as root */
+	assert_int_equal(lobo_port_open(&fw.a, "null:?queues=4&size=64", NULL, err), 0);
+	assert_int_equal(lobo_port_open(&fw.b, "null:?queues=4", NULL, err), 0);
+	assert_int_equal(lobo_stats_add(&stats, fw.a, err), 0);
+	assert_int_equal(lobo_stats_add(&stats, fw.b, err), 0);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, forward, &fw), 0);
+	struct lobo_stats_file *copy = malloc(sizeof *copy);
+	uint64_t last = 0, reads = 0, torn = 0;
+	for (uint64_t start = now_ns(); now_ns() - start < 1500000000ull;) {
+		if (lobo_stats_read(getpid(), copy))
+			continue;
+		reads++;
+		const struct lobo_stats_port *a = &copy->port[0], *b = &copy->port[1];
+		uint64_t qa = 0, qb = 0;
+		for (int q = 0; q < 4; q++)
+			qa += a->queue[q].rx_packets, qb += b->queue[q].tx_packets;
+		torn += a->total.rx_packets != b->total.tx_packets || qa != a->total.rx_packets ||
+			qb != b->total.tx_packets || copy->nports != 2 || a->total.rx_packets < last;
+		last = a->total.rx_packets;
+	}
+	fw.stop = 1;
+	pthread_join(t, NULL);
+	print_message("%" PRIu64 " snapshots read while publishing, %" PRIu64 " torn, last rx %" PRIu64 "\n",
+		      reads, torn, last);
+	assert_true(reads > 1000 && last > 1000);
+	assert_int_equal(torn, 0);
+	free(copy);
+	lobo_stats_close(&stats);
+	lobo_port_close(fw.a);
+	lobo_port_close(fw.b);
 }
 
 /* A child publishes while top samples: the rate must show. */
@@ -181,6 +319,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(publish_and_read_back),
+		cmocka_unit_test(killed_writer_cleaned_up),
+		cmocka_unit_test(snapshots_are_whole),
 		cmocka_unit_test(top_shows_rates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,4 +33,13 @@ static inline void open_fails_unprivileged(const char *uri, int rc, const char *
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Empty polls of every queue, enough for a port to read the kernel's drop
+ * statistics, which enter the counters only through rx_poll (lobo.h). */
+static inline void poll_for_kernel_stats(struct lobo_port *p)
+{
+	for (int i = 0; i < 8192; i++)
+		for (uint16_t q = 0; q < lobo_port_info(p)->queues; q++)
+			lobo_rx_poll(p, q, NULL, 0);
+}
+
 #endif
