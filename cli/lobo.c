@@ -23,10 +23,10 @@ static const char usage[] =
 	"  blast PORT --size BYTES|--pcap FILE [--rate PPS] [--dst-mac MAC]\n"
 	"                                     send synthesised UDP frames or replay a pcap\n"
 	"  capture PORT -w FILE [BPF FILTER]  write frames matching the filter to a pcap\n"
-	"  top [--interval S]                 live counters of running lobo programs\n"
+	"  top [--interval S] [--prom FILE]   live counters of running lobo programs\n"
 	"common options: --count N  --duration S  --json  --help\n"
 	"fwd and blast: --batch N  frames per port call, 1..256 (default 32)\n"
-	"ports: null:[?size=N]  pcap:FILE  afpacket:IF  tap:NAME  xdp:IF  pci:BDF,\n"
+	"ports: null:[?size=N]  pcap:FILE  afpacket:IF  tap:NAME  xdp:IF  pci:BDF[?shadow=NAME],\n"
 	"       each taking ?queues=N&rx_ring=N&tx_ring=N\n";
 
 /* Each command, the options it takes (by short letter) and its help. */
@@ -39,11 +39,13 @@ static const struct command {
 			       "                  [--count FRAMES] [--duration S] [--batch 1..256] [--json]\n"
 			       "--dst-mac defaults to 02:00:00:00:00:00, a locally administered address no one owns\n"},
 	{"capture", "cdjhw", "usage: lobo capture PORT -w FILE [--count FRAMES] [--duration S] [--json] [BPF FILTER...]\n"},
-	{"top", "cjhi", "usage: lobo top [--interval S] [--count ROUNDS] [--json]\n"},
+	{"top", "cjhiP", "usage: lobo top [--interval S] [--count ROUNDS] [--json | --prom FILE]\n"
+			 "--prom FILE replaces FILE every interval with all counters in Prometheus text format,\n"
+			 "for node_exporter --collector.textfile.directory (name it *.prom)\n"},
 };
 
 struct args {
-	const char *cmd, *pos[2], *write, *filter;
+	const char *cmd, *pos[2], *write, *filter, *prom;
 	int npos;
 	bool json;
 	double interval;
@@ -87,7 +89,7 @@ static int parse(int argc, char **argv, struct args *a)
 	static const struct option opts[] = {
 		{"count", 1, 0, 'c'}, {"duration", 1, 0, 'd'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'},
 		{"size", 1, 0, 's'}, {"pcap", 1, 0, 'p'}, {"rate", 1, 0, 'r'}, {"dst-mac", 1, 0, 'm'},
-		{"write", 1, 0, 'w'}, {"interval", 1, 0, 'i'}, {"batch", 1, 0, 'b'}, {0, 0, 0, 0},
+		{"write", 1, 0, 'w'}, {"interval", 1, 0, 'i'}, {"batch", 1, 0, 'b'}, {"prom", 1, 0, 'P'}, {0, 0, 0, 0},
 	};
 	const struct command *cmd = NULL;
 	double v;
@@ -97,7 +99,7 @@ static int parse(int argc, char **argv, struct args *a)
 	if (!cmd)
 		return fail("unknown command '%s': run lobo --help for the list", a->cmd);
 	opterr = 0;
-	for (int c; (c = getopt_long(argc, argv, ":c:d:jhs:p:r:m:w:i:b:", opts, NULL)) != -1;) {
+	for (int c; (c = getopt_long(argc, argv, ":c:d:jhs:p:r:m:w:i:b:P:", opts, NULL)) != -1;) {
 		if (c == ':')
 			return fail("option '%s' needs a value: see lobo %s --help", argv[optind - 1], a->cmd);
 		if (c == '?')
@@ -128,6 +130,8 @@ static int parse(int argc, char **argv, struct args *a)
 			a->blast.pcap = optarg;
 		else if (c == 'w')
 			a->write = optarg;
+		else if (c == 'P')
+			a->prom = optarg;
 		const struct option *o = opts;
 		while (o->name && o->val != c)
 			o++;
@@ -149,6 +153,8 @@ static int parse(int argc, char **argv, struct args *a)
 		return fail("%s needs %s: see lobo --help", a->cmd,
 			    want == 2 ? "two ports, e.g. lobo fwd afpacket:eth0 afpacket:eth1"
 				      : want ? "one port, e.g. afpacket:eth0" : "no ports");
+	if (a->prom && a->json)
+		return fail("top prints --json or writes --prom FILE, not both");
 	if (!strcmp(a->cmd, "capture") && !a->write)
 		return fail("capture needs an output file: add -w FILE");
 	if (!strcmp(a->cmd, "blast") && !a->blast.pcap == !a->blast.size)
@@ -184,10 +190,12 @@ static void print_json(const struct tool_report *r)
 		printf("\"rx_packets\":%" PRIu64 ",\"tx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
 		       ",\"tx_bytes\":%" PRIu64 ",\"rx_dropped\":%" PRIu64 ",\"tx_dropped\":%" PRIu64
 		       ",\"rx_errors\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"rx_pps\":%.0f,\"tx_pps\":%.0f"
-		       ",\"rx_bps\":%.0f,\"tx_bps\":%.0f}",
+		       ",\"rx_bps\":%.0f,\"tx_bps\":%.0f,\"exception_rx\":%" PRIu64 ",\"exception_tx\":%" PRIu64
+		       ",\"exception_rx_dropped\":%" PRIu64 ",\"exception_tx_dropped\":%" PRIu64 "}",
 		       c->rx_packets, c->tx_packets, c->rx_bytes, c->tx_bytes, c->rx_dropped, c->tx_dropped,
 		       c->rx_errors, c->tx_errors, c->rx_packets / t, c->tx_packets / t,
-		       c->rx_bytes * 8 / t, c->tx_bytes * 8 / t);
+		       c->rx_bytes * 8 / t, c->tx_bytes * 8 / t, c->exception_rx, c->exception_tx,
+		       c->exception_rx_dropped, c->exception_tx_dropped);
 	}
 	printf("},\"filtered\":%" PRIu64 "}\n", r->filtered);
 }
@@ -204,6 +212,9 @@ static void print_text(const struct tool_report *r)
 		       si(c, k->tx_packets / t, "pps"), si(d, k->tx_bytes * 8 / t, "bit/s"), k->rx_dropped, k->tx_dropped);
 		if (k->rx_errors || k->tx_errors)
 			printf(", errors rx %" PRIu64 " tx %" PRIu64, k->rx_errors, k->tx_errors);
+		if (k->exception_rx || k->exception_tx || k->exception_rx_dropped || k->exception_tx_dropped)
+			printf(", exception rx %" PRIu64 " tx %" PRIu64 " dropped rx %" PRIu64 " tx %" PRIu64, k->exception_rx,
+			       k->exception_tx, k->exception_rx_dropped, k->exception_tx_dropped);
 		if (r->final)
 			printf(" (%" PRIu64 " frames in, %" PRIu64 " out)", k->rx_packets, k->tx_packets);
 	}
@@ -211,6 +222,7 @@ static void print_text(const struct tool_report *r)
 }
 
 static void on_report(const struct tool_report *r, void *ctx) { *(bool *)ctx ? print_json(r) : print_text(r); }
+static void on_warn(const char *line, void *ctx) { (void)ctx, fprintf(stderr, "lobo: warning: %s\n", line); }
 
 static int list(bool json)
 {
@@ -277,6 +289,7 @@ static int run_tool(struct args *a)
 	sigaction(SIGTERM, &sa, NULL);
 	a->run.stop = &stop;
 	a->run.report = on_report;
+	a->run.warn = on_warn;
 	a->run.ctx = &a->json;
 	int rc = !strcmp(a->cmd, "fwd")	    ? tool_fwd(&s, &a->run, err)
 		 : !strcmp(a->cmd, "blast") ? tool_blast(&s, &a->blast, &a->run, err)
@@ -304,7 +317,8 @@ int main(int argc, char **argv)
 		return list(a.json);
 	if (!strcmp(a.cmd, "top")) {
 		char err[LOBO_ERR_LEN];
-		if (lobo_top_run(stdout, a.interval, (int)a.run.count, a.json, err))
+		struct top_opts o = {.interval_s = a.interval, .iterations = (int)a.run.count, .json = a.json, .prom_file = a.prom};
+		if (lobo_top_run(stdout, &o, err))
 			return fail("%s", err), 1;
 		return 0;
 	}

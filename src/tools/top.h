@@ -12,10 +12,20 @@
  * complete stats file of this lobo version (e.g. being created). */
 int lobo_top_read(int pid, struct lobo_stats_file *copy);
 
+struct top_opts {
+	double interval_s;
+	int iterations;        /* 0: until killed */
+	bool json;
+	const char *prom_file; /* instead of printing, write Prometheus text here */
+};
+
 /* Every interval_s seconds prints, per process and port, driver, mode, link,
- * rx/tx packets and bits per second, drops per second, errors and totals;
- * iterations times (0: until killed). Text redraws the screen when `out` is a
- * terminal and is plain lines otherwise; json prints one object per line. */
-int lobo_top_run(FILE *out, double interval_s, int iterations, bool json, char *err);
+ * rx/tx packets and bits per second, drops per second, errors and totals, and
+ * the exception path of ports with a shadow interface. Text redraws the
+ * screen when `out` is a terminal and is plain lines otherwise; json prints
+ * one object per line. With prom_file, replaces that file (write, rename)
+ * with every counter in the Prometheus text format instead: node_exporter's
+ * textfile collector serves it. */
+int lobo_top_run(FILE *out, const struct top_opts *o, char *err);
 
 #endif

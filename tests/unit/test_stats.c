@@ -37,7 +37,8 @@ static char *top_output(double interval, bool json)
 	static char text[1 << 16];
 	char err[LOBO_ERR_LEN];
 	FILE *out = tmpfile();
-	assert_int_equal(lobo_top_run(out, interval, 1, json, err), 0);
+	struct top_opts o = {.interval_s = interval, .iterations = 1, .json = json};
+	assert_int_equal(lobo_top_run(out, &o, err), 0);
 	rewind(out);
 	text[fread(text, 1, sizeof text - 1, out)] = 0;
 	fclose(out);
