@@ -77,7 +77,7 @@ struct lobo_shadow {
 	struct lobo_ring done;          /* the caller's sent frames the service reclaimed for it */
 };
 
-static uint64_t mac_key(const uint8_t *mac)
+static uint64_t as_key(const uint8_t *mac)
 {
 	uint64_t k = 0;
 	memcpy(&k, mac, 6);
@@ -331,7 +331,7 @@ static int apply_mac(struct lobo_port *p, const uint8_t mac[6], char *err)
 		return refused(sh, rc, "take this address", err);
 	}
 	memcpy(sh->nic.mac, mac, 6);
-	__atomic_store_n(&sh->mac_key, mac_key(mac), __ATOMIC_RELAXED);
+	__atomic_store_n(&sh->mac_key, as_key(mac), __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -668,7 +668,7 @@ static int mirror_nic(struct lobo_shadow *sh, const struct lobo_port_info *info,
 		lobo_err(err, "shadow: cannot set up '%s': %s", sh->name, strerror(-rc));
 	sh->nic = (struct nic_state){.mtu = info->max_frame - 18, .up = true, .promisc = true};
 	memcpy(sh->nic.mac, info->mac, 6);
-	sh->mac_key = mac_key(info->mac);
+	sh->mac_key = as_key(info->mac);
 	sh->up = sh->mc_stale = true;
 	sh->carrier = carrier;
 	return rc;
