@@ -654,6 +654,21 @@ static int open_netlink(struct lobo_shadow *sh, char *err)
 	return 0;
 }
 
+/* A TAP counts only what crosses it (the exception path) and no one can set
+ * its counters: `ip link` says where the port's totals are. */
+static void set_alias(struct lobo_shadow *sh, const struct lobo_port_info *info)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE], alias[128];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
+	ifi->ifi_index = sh->ifindex;
+	snprintf(alias, sizeof alias, "lobo %s (%s): port counters in lobo top", info->name, info->driver);
+	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+	mnl_socket_sendto(sh->nl, nlh, nlh->nlmsg_len);
+}
+
 /* NAME as the NIC is: its address, MTU and link, up, promiscuous (port.h). */
 static int mirror_nic(struct lobo_shadow *sh, const struct lobo_port_info *info, char *err)
 {
@@ -666,6 +681,7 @@ static int mirror_nic(struct lobo_shadow *sh, const struct lobo_port_info *info,
 		rc = set_flag(sh, IFF_UP | IFF_PROMISC, true);
 	if (rc)
 		lobo_err(err, "shadow: cannot set up '%s': %s", sh->name, strerror(-rc));
+	set_alias(sh, info);
 	sh->nic = (struct nic_state){.mtu = info->max_frame - 18, .up = true, .promisc = true};
 	memcpy(sh->nic.mac, info->mac, 6);
 	sh->mac_key = as_key(info->mac);

@@ -283,6 +283,7 @@ static void ping_and_arp(void **state)
 	snprintf(want, sizeof want, "%02x:%02x:%02x:%02x:%02x:%02x\n", info->mac[0], info->mac[1], info->mac[2],
 		 info->mac[3], info->mac[4], info->mac[5]);
 	assert_string_equal(line, want);
+	sh("ip link show lsh0 | grep -q 'alias lobo afpacket:sv0?rx_ring=16&tx_ring=16 (afpacket): port counters in lobo top'");
 	/* sv0 is a kernel interface with the same address: move the shadow off it. */
 	sh("ip link set lsh0 address 02:00:00:00:5e:01 && ip addr add 10.9.0.1/24 dev lsh0");
 	run_for(&g, 0.2);
