@@ -77,11 +77,13 @@ struct lobo_shadow {
 	struct lobo_ring done;          /* the caller's sent frames the service reclaimed for it */
 };
 
-static uint64_t as_key(const uint8_t *mac)
+/* A MAC address as the low 48 bits of one 8-byte load (little-endian, as
+ * all of lobo): a frame's first 8 bytes hold its destination and more. */
+static uint64_t as_key(const uint8_t mac[8])
 {
-	uint64_t k = 0;
-	memcpy(&k, mac, 6);
-	return k;
+	uint64_t k;
+	memcpy(&k, mac, 8);
+	return k & 0xffffffffffffull;
 }
 
 static bool is_up(const struct lobo_shadow *sh) { return __atomic_load_n(&sh->up, __ATOMIC_RELAXED); }
@@ -100,10 +102,8 @@ static enum verdict classify(const struct lobo_shadow *sh, const struct lobo_fra
 			return KEEP;
 		return group ? COPY : DIVERT;
 	}
-	uint64_t dst = 0;
-	memcpy(&dst, d, 6);
 	if (!group)
-		return dst == __atomic_load_n(&sh->mac_key, __ATOMIC_RELAXED) ? DIVERT : KEEP;
+		return as_key(d) == __atomic_load_n(&sh->mac_key, __ATOMIC_RELAXED) ? DIVERT : KEEP;
 	uint16_t type = (uint16_t)(d[12] << 8 | d[13]);
 	if (type == 0x0806 || (type == 0x86dd && f->len >= 54 && d[20] == 58)) /* ARP; IPv6 next header ICMPv6 */
 		return COPY;
@@ -331,7 +331,9 @@ static int apply_mac(struct lobo_port *p, const uint8_t mac[6], char *err)
 		return refused(sh, rc, "take this address", err);
 	}
 	memcpy(sh->nic.mac, mac, 6);
-	__atomic_store_n(&sh->mac_key, as_key(mac), __ATOMIC_RELAXED);
+	uint8_t padded[8] = {0};
+	memcpy(padded, mac, 6);
+	__atomic_store_n(&sh->mac_key, as_key(padded), __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -684,7 +686,9 @@ static int mirror_nic(struct lobo_shadow *sh, const struct lobo_port_info *info,
 	set_alias(sh, info);
 	sh->nic = (struct nic_state){.mtu = info->max_frame - 18, .up = true, .promisc = true};
 	memcpy(sh->nic.mac, info->mac, 6);
-	sh->mac_key = as_key(info->mac);
+	uint8_t padded[8] = {0};
+	memcpy(padded, info->mac, 6);
+	sh->mac_key = as_key(padded);
 	sh->up = sh->mc_stale = true;
 	sh->carrier = carrier;
 	return rc;
