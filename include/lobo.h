@@ -83,8 +83,10 @@ struct lobo_counters {
 	uint64_t copies;     /* frames copied because the kernel interface forces it */
 	/* The exception path of a port with a shadow interface (?shadow=NAME):
 	 * frames handed to the kernel through the shadow, frames the kernel sent
-	 * out of the port, and frames lost on the way in (shadow down) or out
-	 * (bad size, port down, ring full). The port's rx/tx totals include them. */
+	 * out of the port, and frames lost on the way in (the TAP refused them)
+	 * or out (bad size, port down, ring full). rx/tx_packets include the
+	 * exception path; while the shadow is down, arriving frames are dropped
+	 * and counted in rx_dropped. */
 	uint64_t exception_rx, exception_tx, exception_rx_dropped, exception_tx_dropped;
 } __attribute__((aligned(64)));
 
