@@ -6,11 +6,15 @@
 # down` stops the port's traffic and `up` resumes it; the QEMU monitor's link
 # down takes lobo0's carrier within a second. Then `lobo capture` on NIC 0: a
 # MAC change, promisc, multicast joins and the MTU on lobo0 reach the NIC.
-# lab: nic=virtio,hub=0 nic=virtio,hub=0 nic=virtio,hub=1 nic=virtio,hub=1 hugepages=64 timeout=420
+# lobo's NICs are modern-only behind the IOMMU (VFIO, IOVA): control commands
+# and the kernel's frames go through it.
+# lab: iommu=1 nic=virtio-modern,hub=0,iommu_platform=on nic=virtio,hub=0
+# lab: nic=virtio-modern,hub=1,iommu_platform=on nic=virtio,hub=1
+# lab: hugepages=64 timeout=480
 . "$LAB_DIR/tests/virtio.inc"
 LOBO=$BUILD/lobo; [ -x "$LOBO" ] || LOBO=$BUILD/src/tools/lobo
 [ -x "$LOBO" ] || lab_skip "no lobo binary in $BUILD"
-lab_modprobe tun
+lab_modprobe tun vfio vfio_iommu_type1 irqbypass vfio_pci_core vfio_pci
 sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 NIC2=$(lab_nic 2)
 a=$(lab_bind_kernel "$(lab_nic 1)")
@@ -40,6 +44,7 @@ lab_log "lobo fwd with shadows"
 "$LOBO" fwd "pci:$NIC0?shadow=lobo0" "pci:$NIC2?shadow=lobo1" --duration 300 > $T/lobo.out 2>&1 & fwd=$!
 wait_for_shadow lobo0 $fwd
 wait_for_shadow lobo1 $fwd
+[ "$(lab_driver $NIC0)" = vfio-pci ] || fail "NIC 0 is not on vfio-pci"
 [ "$(cat /sys/class/net/lobo0/address)" = "$LAB_NIC0_MAC" ] || fail "lobo0 has $(cat /sys/class/net/lobo0/address), not NIC 0's $LAB_NIC0_MAC"
 [ "$(cat /sys/class/net/lobo0/mtu)" = 1500 ] || fail "lobo0's MTU is $(cat /sys/class/net/lobo0/mtu)"
 lab_wait_carrier lobo0 "" 2
