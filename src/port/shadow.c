@@ -368,32 +368,32 @@ static int apply_up(struct lobo_port *p, bool up, char *err)
 	return 0;
 }
 
-static int apply_promisc(struct lobo_port *p, bool on, char *err)
+/* A flag the NIC follows (promisc, allmulti); a refusal sets NAME's back. */
+static int apply_flag(struct lobo_port *p, int (*op)(struct lobo_port *, bool, char *), short flag, bool *now, bool on,
+		      const char *what, char *err)
 {
 	struct lobo_shadow *sh = p->shadow;
-	if (on == sh->nic.promisc)
+	if (on == *now)
 		return 0;
-	int rc = sh->inner->set_promisc ? sh->inner->set_promisc(p, on, err) : no_support(err);
+	int rc = op ? op(p, on, err) : no_support(err);
 	if (rc) {
-		set_flag(sh, IFF_PROMISC, sh->nic.promisc);
-		return refused(sh, rc, on ? "go promiscuous" : "leave promiscuous mode", err);
+		set_flag(sh, flag, *now);
+		return refused(sh, rc, what, err);
 	}
-	sh->nic.promisc = on;
+	*now = on;
 	return 0;
+}
+
+static int apply_promisc(struct lobo_port *p, bool on, char *err)
+{
+	return apply_flag(p, p->shadow->inner->set_promisc, IFF_PROMISC, &p->shadow->nic.promisc, on,
+			  on ? "go promiscuous" : "leave promiscuous mode", err);
 }
 
 static int apply_allmulti(struct lobo_port *p, bool on, char *err)
 {
-	struct lobo_shadow *sh = p->shadow;
-	if (on == sh->nic.allmulti)
-		return 0;
-	int rc = sh->inner->set_allmulti ? sh->inner->set_allmulti(p, on, err) : no_support(err);
-	if (rc) {
-		set_flag(sh, IFF_ALLMULTI, sh->nic.allmulti);
-		return refused(sh, rc, on ? "accept all multicast" : "leave allmulticast mode", err);
-	}
-	sh->nic.allmulti = on;
-	return 0;
+	return apply_flag(p, p->shadow->inner->set_allmulti, IFF_ALLMULTI, &p->shadow->nic.allmulti, on,
+			  on ? "accept all multicast" : "leave allmulticast mode", err);
 }
 
 /* NAME's link-layer multicast list, from /proc (rtnetlink has no message
@@ -469,6 +469,10 @@ static int on_message(const struct nlmsghdr *nlh, void *data)
 		sh->mc_stale |= (int)ifa->ifa_index == sh->ifindex; /* an address brings its groups */
 		return MNL_CB_OK;
 	}
+	if (nlh->nlmsg_type == RTM_DELLINK && ifi->ifi_index == sh->ifindex) {
+		lobo_err(m->err, "shadow %s was deleted: the port runs on without it", sh->name);
+		m->rc = -ENODEV;
+	}
 	if (nlh->nlmsg_type != RTM_NEWLINK || ifi->ifi_index != sh->ifindex ||
 	    mnl_attr_parse(nlh, sizeof *ifi, link_attr, tb) < 0)
 		return MNL_CB_OK;
@@ -486,15 +490,22 @@ static int on_message(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* An rtnetlink request about NAME; sent without waiting for an answer. */
+static struct nlmsghdr *link_request(const struct lobo_shadow *sh, char *buf, uint16_t type)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
+	ifi->ifi_index = sh->ifindex;
+	return nlh;
+}
+
 /* Asks for NAME's whole state again, after the socket lost messages. */
 static void ask_link(struct lobo_shadow *sh)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
-	ifi->ifi_index = sh->ifindex;
+	struct nlmsghdr *nlh = link_request(sh, buf, RTM_GETLINK);
 	mnl_socket_sendto(sh->nl, nlh, nlh->nlmsg_len);
 }
 
@@ -661,11 +672,7 @@ static int open_netlink(struct lobo_shadow *sh, char *err)
 static void set_alias(struct lobo_shadow *sh, const struct lobo_port_info *info)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE], alias[128];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_NEWLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
-	ifi->ifi_index = sh->ifindex;
+	struct nlmsghdr *nlh = link_request(sh, buf, RTM_NEWLINK);
 	snprintf(alias, sizeof alias, "lobo %s (%s): port counters in lobo top", info->name, info->driver);
 	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
 	mnl_socket_sendto(sh->nl, nlh, nlh->nlmsg_len);

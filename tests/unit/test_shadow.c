@@ -396,6 +396,10 @@ static void control(void **state)
 	sh("nsenter -t %d -n ip link set sv1 up", (int)peer);
 	run_for(&g, 0.5);
 	assert_int_equal(sysfs("carrier"), 1);
+	sh("ip link del lsh0");
+	run_for(&g, 0.1);
+	assert_int_equal(g.service_rc, -ENODEV);
+	assert_string_equal(g.err, "shadow lsh0 was deleted: the port runs on without it");
 	lobo_port_close(g.p);
 	open_port = NULL;
 }
