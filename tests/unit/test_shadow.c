@@ -275,6 +275,7 @@ static void ping_and_arp(void **state)
 	const struct lobo_port_info *info = lobo_port_info(g.p);
 	assert_string_equal(info->shadow, "lsh0");
 	assert_int_equal(sysfs("mtu"), 1500);
+	run_for(&g, 0.3); /* sv0 may have come up just now: its carrier follows within 0.1 s */
 	assert_int_equal(sysfs("carrier"), 1);
 	FILE *f = fopen("/sys/class/net/lsh0/address", "r");
 	assert_non_null(fgets(line, sizeof line, f));
