@@ -86,6 +86,13 @@ static uint64_t as_key(const uint8_t mac[8])
 	return k & 0xffffffffffffull;
 }
 
+static uint64_t key_of(const uint8_t mac[6])
+{
+	uint8_t padded[8] = {0};
+	memcpy(padded, mac, 6);
+	return as_key(padded);
+}
+
 static bool is_up(const struct lobo_shadow *sh) { return __atomic_load_n(&sh->up, __ATOMIC_RELAXED); }
 
 /* ------------------------------------------------------------ the way in */
@@ -331,9 +338,7 @@ static int apply_mac(struct lobo_port *p, const uint8_t mac[6], char *err)
 		return refused(sh, rc, "take this address", err);
 	}
 	memcpy(sh->nic.mac, mac, 6);
-	uint8_t padded[8] = {0};
-	memcpy(padded, mac, 6);
-	__atomic_store_n(&sh->mac_key, as_key(padded), __ATOMIC_RELAXED);
+	__atomic_store_n(&sh->mac_key, key_of(mac), __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -598,17 +603,19 @@ static const struct lobo_port_ops shadow_ops = {
 
 static int compile_filter(struct lobo_shadow *sh, const char *filter, char *err)
 {
-	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
 	if (!*filter)
-		return pcap_close(dead), 0;
-	if (pcap_compile(dead, &sh->filter, filter, 1, PCAP_NETMASK_UNKNOWN)) {
-		lobo_err(err, "shadow: bad exception filter '%s': %s: see man 7 pcap-filter", filter, pcap_geterr(dead));
-		pcap_close(dead);
-		return -EINVAL;
+		return 0;
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+	if (!dead) {
+		lobo_err(err, "shadow: out of memory");
+		return -ENOMEM;
 	}
-	sh->filtered = true;
+	int rc = pcap_compile(dead, &sh->filter, filter, 1, PCAP_NETMASK_UNKNOWN);
+	if (rc)
+		lobo_err(err, "shadow: bad exception filter '%s': %s: see man 7 pcap-filter", filter, pcap_geterr(dead));
 	pcap_close(dead);
-	return 0;
+	sh->filtered = !rc;
+	return rc ? -EINVAL : 0;
 }
 
 /* Rx slot tables for every queue in one allocation, and the ring of frames
@@ -641,28 +648,36 @@ static int open_tap(struct lobo_shadow *sh, char *err)
 	memcpy(ifr.ifr_name, sh->name, sizeof sh->name);
 	sh->tap = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (sh->tap < 0 || ioctl(sh->tap, TUNSETIFF, &ifr)) {
+		int rc = -errno;
 		lobo_err(err, "shadow: cannot create TAP '%s': %s: run as root (CAP_NET_ADMIN), or `modprobe tun`",
-			 sh->name, strerror(errno));
-		return -errno;
+			 sh->name, strerror(-rc));
+		return rc;
 	}
 	sh->ifindex = (int)if_nametoindex(sh->name);
 	sh->ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	return sh->ctl < 0 ? -errno : 0;
+	if (sh->ctl < 0) {
+		int rc = -errno;
+		lobo_err(err, "shadow: no socket for ioctls: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
 }
 
 static int open_netlink(struct lobo_shadow *sh, char *err)
 {
 	sh->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (!sh->nl || mnl_socket_bind(sh->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, MNL_SOCKET_AUTOPID)) {
-		lobo_err(err, "shadow: cannot open an rtnetlink socket: %s", strerror(errno));
-		return -errno;
+		int rc = -errno;
+		lobo_err(err, "shadow: cannot open an rtnetlink socket: %s", strerror(-rc));
+		return rc;
 	}
 	struct epoll_event in = {.events = EPOLLIN};
 	sh->epoll = epoll_create1(EPOLL_CLOEXEC);
 	if (sh->epoll < 0 || epoll_ctl(sh->epoll, EPOLL_CTL_ADD, mnl_socket_get_fd(sh->nl), &in) ||
 	    epoll_ctl(sh->epoll, EPOLL_CTL_ADD, sh->tap, &in)) {
-		lobo_err(err, "shadow: epoll: %s", strerror(errno));
-		return -errno;
+		int rc = -errno;
+		lobo_err(err, "shadow: epoll: %s", strerror(-rc));
+		return rc;
 	}
 	return 0;
 }
@@ -693,9 +708,7 @@ static int mirror_nic(struct lobo_shadow *sh, const struct lobo_port_info *info,
 	set_alias(sh, info);
 	sh->nic = (struct nic_state){.mtu = info->max_frame - 18, .up = true, .promisc = true};
 	memcpy(sh->nic.mac, info->mac, 6);
-	uint8_t padded[8] = {0};
-	memcpy(padded, info->mac, 6);
-	sh->mac_key = as_key(padded);
+	sh->mac_key = key_of(info->mac);
 	sh->up = sh->mc_stale = true;
 	sh->carrier = carrier;
 	return rc;

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -351,7 +352,14 @@ static void control(void **state)
 	need_root();
 	struct prog g;
 	open_shadowed(&g, "");
+	run_for(&g, 0.1);
+	/* The fd to poll: quiet until something changes on lsh0. */
+	int fd = lobo_port_fd(g.p);
+	struct epoll_event ev;
+	assert_true(fd >= 0);
+	assert_int_equal(epoll_wait(fd, &ev, 1, 0), 0);
 	sh("ip link set lsh0 promisc off && ip link set lsh0 allmulticast on && ip link set lsh0 mtu 1400");
+	assert_int_equal(epoll_wait(fd, &ev, 1, 1000), 1);
 	run_for(&g, 0.2);
 	assert_int_equal(rec.promisc, 0);
 	assert_int_equal(rec.allmulti, 1);
@@ -374,7 +382,7 @@ static void control(void **state)
 		joined |= !memcmp(rec.mc[i], "\x01\x00\x5e\x01\x02\x03", 6);
 	assert_true(joined);
 
-	int fd = peer_socket();
+	fd = peer_socket();
 	struct lobo_frame one = {.data = rxb[0], .len = 60};
 	sh("ip link set lsh0 down");
 	run_for(&g, 0.2);
@@ -439,6 +447,7 @@ static void bad_attach(void **state)
 	assert_string_equal(err, "shadow: interface 'sv0' exists already: pick another name, or `ip link del sv0`");
 	assert_int_equal(lobo_shadow_attach(p, "a-name-far-too-long", "", err), -EINVAL);
 	assert_null(p->shadow);
+	assert_int_equal(lobo_port_fd(p), -1);
 	assert_int_equal(if_nametoindex("lsh0"), 0);
 	lobo_port_close(p);
 	open_port = NULL;
