@@ -382,6 +382,30 @@ static void control(void **state)
 		joined |= !memcmp(rec.mc[i], "\x01\x00\x5e\x01\x02\x03", 6);
 	assert_true(joined);
 
+	/* An application's join shows only as the IGMP report the kernel sends
+	 * through lsh0 (no rtnetlink message): the list follows all the same. */
+	sh("ip addr add 10.9.0.1/24 dev lsh0");
+	run_for(&g, 0.2);
+	pid_t app = fork();
+	if (app == 0) {
+		execlp("python3", "python3", "-c",
+		       "import socket, struct, time\n"
+		       "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		       "s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack('4s4si',"
+		       " socket.inet_aton('239.9.9.9'), socket.inet_aton('0.0.0.0'), socket.if_nametoindex('lsh0')))\n"
+		       "time.sleep(3)\n", (char *)NULL);
+		_exit(127);
+	}
+	joined = false;
+	for (int tries = 0; tries < 20 && !joined; tries++) {
+		run_for(&g, 0.1);
+		for (int i = 0; i < rec.nmc; i++)
+			joined |= !memcmp(rec.mc[i], "\x01\x00\x5e\x09\x09\x09", 6);
+	}
+	kill(app, SIGKILL);
+	waitpid(app, NULL, 0);
+	assert_true(joined);
+
 	fd = peer_socket();
 	struct lobo_frame one = {.data = rxb[0], .len = 60};
 	sh("ip link set lsh0 down");
