@@ -15,10 +15,10 @@ const char cli_usage[] =
 	"  blast PORT --size BYTES|--pcap FILE [--rate PPS] [--dst-mac MAC]\n"
 	"                                     send synthesised UDP frames or replay a pcap\n"
 	"  capture PORT -w FILE [BPF FILTER]  write frames matching the filter to a pcap\n"
-	"  top [--interval S]                 live counters of running lobo programs\n"
+	"  top [--interval S] [--prom FILE]   live counters of running lobo programs\n"
 	"common options: --count N  --duration S  --json  --help\n"
 	"fwd and blast: --batch N  frames per port call, 1..256 (default 32)\n"
-	"ports: null:[?size=N]  pcap:FILE  afpacket:IF  tap:NAME  xdp:IF  pci:BDF,\n"
+	"ports: null:[?size=N]  pcap:FILE  afpacket:IF  tap:NAME  xdp:IF  pci:BDF[?shadow=NAME],\n"
 	"       each taking ?queues=N&rx_ring=N&tx_ring=N\n";
 
 /* Each command, the options it takes (by short letter) and its help. */
@@ -31,7 +31,9 @@ static const struct command {
 			       "                  [--count FRAMES] [--duration S] [--batch 1..256] [--json]\n"
 			       "--dst-mac defaults to 02:00:00:00:00:00, a locally administered address no one owns\n"},
 	{"capture", "cdjhw", "usage: lobo capture PORT -w FILE [--count FRAMES] [--duration S] [--json] [BPF FILTER...]\n"},
-	{"top", "cjhi", "usage: lobo top [--interval S] [--count ROUNDS] [--json]\n"},
+	{"top", "cjhiP", "usage: lobo top [--interval S] [--count ROUNDS] [--json | --prom FILE]\n"
+			 "--prom FILE replaces FILE every interval with all counters in Prometheus text format,\n"
+			 "for node_exporter --collector.textfile.directory (name it *.prom)\n"},
 };
 
 __attribute__((format(printf, 2, 3))) static int usage_error(struct args *a, const char *fmt, ...)
@@ -99,6 +101,8 @@ static bool take_option(struct args *a, int c, const char *arg)
 		a->blast.pcap = arg;
 	else if (c == 'w')
 		a->write = arg;
+	else if (c == 'P')
+		a->prom = arg;
 	return good;
 }
 
@@ -114,7 +118,7 @@ int cli_parse(int argc, char **argv, struct args *a)
 	static const struct option opts[] = {
 		{"count", 1, 0, 'c'}, {"duration", 1, 0, 'd'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'},
 		{"size", 1, 0, 's'}, {"pcap", 1, 0, 'p'}, {"rate", 1, 0, 'r'}, {"dst-mac", 1, 0, 'm'},
-		{"write", 1, 0, 'w'}, {"interval", 1, 0, 'i'}, {"batch", 1, 0, 'b'}, {0, 0, 0, 0},
+		{"write", 1, 0, 'w'}, {"interval", 1, 0, 'i'}, {"batch", 1, 0, 'b'}, {"prom", 1, 0, 'P'}, {0, 0, 0, 0},
 	};
 	const struct command *cmd = NULL;
 	/* Not broadcast: every host on the segment would route each frame (on veth,
@@ -127,7 +131,7 @@ int cli_parse(int argc, char **argv, struct args *a)
 		return usage_error(a, "unknown command '%s': run lobo --help for the list", a->cmd);
 	opterr = 0;
 	optind = 0; /* GNU getopt: start afresh, as for a new argv */
-	for (int c; (c = getopt_long(argc, argv, ":c:d:jhs:p:r:m:w:i:b:", opts, NULL)) != -1;) {
+	for (int c; (c = getopt_long(argc, argv, ":c:d:jhs:p:r:m:w:i:b:P:", opts, NULL)) != -1;) {
 		if (c == ':')
 			return usage_error(a, "option '%s' needs a value: see lobo %s --help", argv[optind - 1], a->cmd);
 		if (c == '?' && !strncmp(argv[optind - 1], "--", 2) && strchr(argv[optind - 1], '='))
@@ -163,6 +167,8 @@ int cli_parse(int argc, char **argv, struct args *a)
 		return usage_error(a, "%s needs %s: see lobo --help", a->cmd,
 				   want == 2 ? "two ports, e.g. lobo fwd afpacket:eth0 afpacket:eth1"
 					     : want ? "one port, e.g. afpacket:eth0" : "no ports");
+	if (a->prom && a->json)
+		return usage_error(a, "top prints --json or writes --prom FILE, not both");
 	if (!strcmp(a->cmd, "capture") && !a->write)
 		return usage_error(a, "capture needs an output file: add -w FILE");
 	if (!strcmp(a->cmd, "blast") && !a->blast.pcap == !a->blast.size)

@@ -6,7 +6,7 @@
 #include "tools.h"
 
 struct args {
-	const char *cmd, *pos[2], *write, *filter;
+	const char *cmd, *pos[2], *write, *filter, *prom;
 	int npos;
 	bool json;
 	double interval;

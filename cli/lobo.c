@@ -67,10 +67,12 @@ static void print_json(const struct tool_report *r)
 		printf("\"rx_packets\":%" PRIu64 ",\"tx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
 		       ",\"tx_bytes\":%" PRIu64 ",\"rx_dropped\":%" PRIu64 ",\"tx_dropped\":%" PRIu64
 		       ",\"rx_errors\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"rx_pps\":%.0f,\"tx_pps\":%.0f"
-		       ",\"rx_bps\":%.0f,\"tx_bps\":%.0f}",
+		       ",\"rx_bps\":%.0f,\"tx_bps\":%.0f,\"exception_rx\":%" PRIu64 ",\"exception_tx\":%" PRIu64
+		       ",\"exception_rx_dropped\":%" PRIu64 ",\"exception_tx_dropped\":%" PRIu64 "}",
 		       c->rx_packets, c->tx_packets, c->rx_bytes, c->tx_bytes, c->rx_dropped, c->tx_dropped,
 		       c->rx_errors, c->tx_errors, c->rx_packets / t, c->tx_packets / t,
-		       c->rx_bytes * 8 / t, c->tx_bytes * 8 / t);
+		       c->rx_bytes * 8 / t, c->tx_bytes * 8 / t, c->exception_rx, c->exception_tx,
+		       c->exception_rx_dropped, c->exception_tx_dropped);
 	}
 	printf("},\"filtered\":%" PRIu64 "}\n", r->filtered);
 }
@@ -87,6 +89,9 @@ static void print_text(const struct tool_report *r)
 		       si(c, k->tx_packets / t, "pps"), si(d, k->tx_bytes * 8 / t, "bit/s"), k->rx_dropped, k->tx_dropped);
 		if (k->rx_errors || k->tx_errors)
 			printf(", errors rx %" PRIu64 " tx %" PRIu64, k->rx_errors, k->tx_errors);
+		if (k->exception_rx || k->exception_tx || k->exception_rx_dropped || k->exception_tx_dropped)
+			printf(", exception rx %" PRIu64 " tx %" PRIu64 " dropped rx %" PRIu64 " tx %" PRIu64, k->exception_rx,
+			       k->exception_tx, k->exception_rx_dropped, k->exception_tx_dropped);
 		if (r->final)
 			printf(" (%" PRIu64 " frames in, %" PRIu64 " out)", k->rx_packets, k->tx_packets);
 	}
@@ -100,6 +105,8 @@ static void on_report(const struct tool_report *r, void *ctx)
 	if (ferror(stdout))
 		stop = 1;
 }
+
+static void on_warn(const char *line, void *ctx) { (void)ctx, fprintf(stderr, "lobo: warning: %s\n", line); }
 
 static int list(bool json)
 {
@@ -163,6 +170,7 @@ static int run_tool(struct args *a)
 		fprintf(stderr, "lobo: warning: lobo top will not see this run: %s\n", s.stats_err);
 	a->run.stop = &stop;
 	a->run.report = on_report;
+	a->run.warn = on_warn;
 	a->run.ctx = &a->json;
 	int rc = !strcmp(a->cmd, "fwd")	    ? tool_fwd(&s, &a->run, err)
 		 : !strcmp(a->cmd, "blast") ? tool_blast(&s, &a->blast, &a->run, err)
@@ -189,7 +197,9 @@ int main(int argc, char **argv)
 		return list(a.json);
 	if (!strcmp(a.cmd, "top")) {
 		char err[LOBO_ERR_LEN];
-		if (lobo_top_run(stdout, a.interval, (int)a.run.count, a.json, &stop, err))
+		struct top_opts o = {.interval_s = a.interval, .iterations = (int)a.run.count, .json = a.json,
+				     .prom_file = a.prom, .stop = &stop};
+		if (lobo_top_run(stdout, &o, err))
 			return fail("%s", err);
 		return 0;
 	}

@@ -97,6 +97,13 @@ struct lobo_counters {
 	uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
 	uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
 	uint64_t copies;
+	/* The exception path of a port with a shadow interface (?shadow=NAME):
+	 * frames handed to the kernel through the shadow, frames the kernel sent
+	 * out of the port, and frames lost on the way in (the TAP refused them)
+	 * or out (bad size, port down, ring full). rx/tx_packets include the
+	 * exception path; while the shadow is down, arriving frames are dropped
+	 * and counted in rx_dropped. */
+	uint64_t exception_rx, exception_tx, exception_rx_dropped, exception_tx_dropped;
 } __attribute__((aligned(64)));
 
 struct lobo_port_info {
@@ -108,6 +115,7 @@ struct lobo_port_info {
 	uint8_t mac[6];
 	bool link_up;
 	char mode[32];        /* driver detail shown by lobo list/top, e.g. "zero-copy" */
+	char shadow[16];      /* the shadow interface's name, or "" */
 };
 
 struct lobo_port;
@@ -117,7 +125,13 @@ struct lobo_port;
  * frames will live in (kernel-backed ports that copy may ignore it).
  * xdp:IF[:QUEUE] makes `mem` its AF_XDP UMEM: it takes rx buffers of at least
  * 2048 bytes (chunk=4096: 4096), and sends only frames that lie in `mem`
- * (others it takes, counts in tx_errors and hands back on tx_reclaim). */
+ * (others it takes, counts in tx_errors and hands back on tx_reclaim).
+ * pci: ports take shadow=NAME: a TAP interface NAME stands for the NIC (see
+ * lobo_port_service), and exception=FILTER, a pcap filter (no '&': write
+ * "and") choosing the frames it gets instead of the default: unicast to its
+ * address, broadcast and multicast ARP and ICMPv6 (these as copies). Queue 0
+ * of such a port holds 32 more rx buffers than the NIC's ring (rx_ring counts
+ * them): the kernel's frames are sent in them. */
 int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *mem, char *err);
 void lobo_port_close(struct lobo_port *port);
 /* The lobo driver for a PCI vendor:device ("virtio", ...), or NULL. */
@@ -129,6 +143,17 @@ const struct lobo_port_info *lobo_port_info(struct lobo_port *port);
  * where every reader looks (from the thread that polls the queue). */
 struct lobo_counters *lobo_port_counters(struct lobo_port *port, uint16_t queue);
 void lobo_port_counters_sum(struct lobo_port *port, struct lobo_counters *sum);
+
+/* A port opened with shadow=NAME: applies what was changed on NAME with ip
+ * (address, mtu, up/down, promisc, allmulticast, multicast groups) to the NIC,
+ * sets NAME's carrier from the NIC's link, and sends what the kernel sent on
+ * NAME. Call it from the thread that polls queue 0 (it posts on queue 0) at
+ * least every 100 ms, and whenever lobo_port_fd becomes readable. Returns 0,
+ * or a negative errno with err when the NIC refused a change (NAME is set
+ * back). Does nothing for ports without a shadow. No thread is involved. */
+int lobo_port_service(struct lobo_port *port, char *err);
+/* An fd (epoll) that becomes readable when lobo_port_service has work, or -1. */
+int lobo_port_fd(const struct lobo_port *port);
 
 /* The data path: four calls per queue, each on a batch, each returning how many
  * it took or gave (0..n). Buffers not taken stay the caller's. A queue the
@@ -187,7 +212,7 @@ struct lobo_stats_file {
 	struct lobo_stats_port port[LOBO_STATS_MAX_PORTS];
 };
 #define LOBO_STATS_MAGIC 0x6c6f626fu /* "lobo" */
-#define LOBO_STATS_VERSION 2
+#define LOBO_STATS_VERSION 3 /* 2: seq, writer lock; 3: shadow name, exception counters */
 #define LOBO_STATS_DIR "/run/lobo"
 
 /* The publishing side. The file stays locked (flock) while its process lives:

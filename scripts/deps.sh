@@ -2,7 +2,7 @@
 # Installs the Debian packages lobo builds and tests with. Idempotent and quiet
 # when everything is present, because `make` runs it every time.
 set -eu
-PKGS="meson ninja-build pkg-config gcc libcmocka-dev libpcap-dev tcpdump tshark libxdp-dev
+PKGS="meson ninja-build pkg-config gcc libcmocka-dev libpcap-dev libmnl-dev tcpdump tshark libxdp-dev
       libbpf-dev xdp-tools python3-scapy iproute2 iputils-ping ethtool gnuplot-nox cloc dpdk-dev clang xxd"
 missing=""
 for p in $PKGS; do

@@ -26,7 +26,7 @@ int lobo_pci_port_open(struct lobo_pci_port *pp, const char *bdf, const char *pa
 static int pci_open(struct lobo_port **out, const char *arg, const char *params,
 		    struct lobo_mem *mem, char *err)
 {
-	static const char *const known[] = {"queues", "rx_ring", "tx_ring", "vfio", "rebind", "virtio", NULL};
+	static const char *const known[] = {"queues", "rx_ring", "tx_ring", "vfio", "rebind", "virtio", "shadow", "exception", NULL};
 	char bdf[16];
 	uint16_t vendor, device;
 	int rc = lobo_pci_parse_bdf(arg, bdf, err);

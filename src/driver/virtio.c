@@ -17,6 +17,9 @@
 
 #define F_NET_MAC (1ull << 5)
 #define F_NET_STATUS (1ull << 16)
+#define F_CTRL_VQ (1ull << 17)
+#define F_CTRL_RX (1ull << 18)
+#define F_CTRL_MAC_ADDR (1ull << 23)
 #define F_ANY_LAYOUT (1ull << 27)
 #define F_VERSION_1 (1ull << 32)
 #define F_ACCESS_PLATFORM (1ull << 33) /* the device's DMA goes through the IOMMU */
@@ -32,6 +35,8 @@ enum { L_QUEUE_PFN = 8, L_QUEUE_NOTIFY = 16, L_CONFIG = 20 };
 /* Modern only (common_cfg); queue_driver and queue_device follow queue_desc at 40, 48. */
 enum { C_DEVICE_FEATURE_SELECT = 0, C_DRIVER_FEATURE_SELECT = 8, C_QUEUE_ENABLE = 28, C_QUEUE_NOTIFY_OFF = 30, C_QUEUE_DESC = 32 };
 enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_DEVICE = 4 }; /* cfg_type (4.1.4) */
+/* Control virtqueue classes and commands (5.1.6.5). */
+enum { CTRL_RX = 0, CTRL_MAC = 1, RX_PROMISC = 0, RX_ALLMULTI = 1, MAC_TABLE_SET = 0, MAC_ADDR_SET = 1 };
 
 /* Split virtqueue (2.4). Little-endian fields: lobo runs on x86 and arm64 LE. */
 struct vring_desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
@@ -63,7 +68,7 @@ struct virtio_port {
 	uint32_t notify_multiplier, hdr_len;
 	bool modern;
 	uint64_t features;
-	struct vq rx, tx;
+	struct vq rx, tx, ctrl; /* ctrl: commands in the last page of rings, one at a time */
 };
 
 static uint32_t rd(struct region r, size_t at, int width) { return lobo_pci_read(r.bar, r.off + at, width); }
@@ -282,6 +287,63 @@ static uint16_t virtio_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_f
 	return reap(&((struct virtio_port *)p)->tx, f, max);
 }
 
+/* One command on the control virtqueue (5.1.6.5): class, command and data in
+ * a device-readable descriptor, the ack byte in a device-writable one. QEMU
+ * answers before the notification returns; a device gets a second. */
+static int ctrl(struct lobo_port *p, uint8_t class, uint8_t cmd, const void *data, uint32_t len, char *err)
+{
+	struct virtio_port *vp = (struct virtio_port *)p;
+	struct vq *vq = &vp->ctrl;
+	uint8_t *buf = vp->rings.base + vp->rings.len - 4096, *ack = buf + 2 + len;
+	uint64_t at = lobo_mem_dma(&vp->rings, buf);
+	if (!vq->size) {
+		lobo_err(err, "virtio: %s has no control virtqueue", vp->base.pci.bdf);
+		return -EOPNOTSUPP;
+	}
+	buf[0] = class;
+	buf[1] = cmd;
+	memcpy(buf + 2, data, len);
+	*ack = 0xff;
+	vq->desc[0] = (struct vring_desc){at, 2 + len, DESC_F_NEXT, 1};
+	vq->desc[1] = (struct vring_desc){at + 2 + len, 1, DESC_F_WRITE, 0};
+	vq->avail->ring[vq->next_avail++ & vq->mask] = 0;
+	kick(vp, vq);
+	for (int us = 0; __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) != vq->next_avail && us < 1000000; us += 10)
+		nanosleep(&(struct timespec){.tv_nsec = 10000}, NULL);
+	if (*ack == 0)
+		return 0;
+	lobo_err(err, "virtio: %s did not accept control command %u.%u", vp->base.pci.bdf, class, cmd);
+	return -EIO;
+}
+
+static int virtio_set_promisc(struct lobo_port *p, bool on, char *err) { return ctrl(p, CTRL_RX, RX_PROMISC, &on, 1, err); }
+static int virtio_set_allmulti(struct lobo_port *p, bool on, char *err) { return ctrl(p, CTRL_RX, RX_ALLMULTI, &on, 1, err); }
+static int virtio_set_mac(struct lobo_port *p, const uint8_t mac[6], char *err) { return ctrl(p, CTRL_MAC, MAC_ADDR_SET, mac, 6, err); }
+
+/* The MAC table (5.1.6.5.2): le32 count and addresses, unicast (none) then multicast. */
+static int virtio_set_mc_list(struct lobo_port *p, const uint8_t (*mc)[6], uint16_t n, char *err)
+{
+	uint8_t table[8 + 6 * LOBO_MC_MAX] = {0};
+	uint32_t count = n;
+	memcpy(table + 4, &count, 4);
+	memcpy(table + 8, mc, 6u * n);
+	return ctrl(p, CTRL_MAC, MAC_TABLE_SET, table, 8 + 6u * n, err);
+}
+
+/* No VIRTIO_NET_F_MRG_RXBUF: a frame must fit the receive buffers the
+ * program posts (seen in the first descriptor). */
+static int virtio_set_mtu(struct lobo_port *p, uint32_t mtu, char *err)
+{
+	struct virtio_port *vp = (struct virtio_port *)p;
+	uint32_t room = vp->rx.desc[0].len - vp->hdr_len;
+	if (vp->rx.desc[0].len && mtu + 18 > room) {
+		lobo_err(err, "virtio: receive buffers of %u bytes hold an MTU of %u at most", vp->rx.desc[0].len, room - 18);
+		return -EINVAL;
+	}
+	p->info.max_frame = mtu + 18;
+	return 0;
+}
+
 static void virtio_refresh_info(struct lobo_port *p)
 {
 	struct virtio_port *vp = (struct virtio_port *)p;
@@ -303,6 +365,7 @@ static void virtio_close(struct lobo_port *p)
 	lobo_mem_free(&vp->rings);
 	free(vp->rx.slot);
 	free(vp->tx.slot);
+	free(vp->ctrl.slot);
 	free(vp);
 }
 
@@ -317,7 +380,8 @@ static int init_device(struct virtio_port *vp, struct lobo_port_info *info, char
 	set_status(vp, S_ACKNOWLEDGE);
 	set_status(vp, S_ACKNOWLEDGE | S_DRIVER);
 	uint64_t needed = vp->modern ? F_VERSION_1 : F_ANY_LAYOUT;
-	vp->features = features(vp, false, 0) & (F_NET_MAC | F_NET_STATUS | needed | (vp->modern ? F_ACCESS_PLATFORM : 0));
+	vp->features = features(vp, false, 0) & (F_NET_MAC | F_NET_STATUS | F_CTRL_VQ | F_CTRL_RX | F_CTRL_MAC_ADDR |
+						 needed | (vp->modern ? F_ACCESS_PLATFORM : 0));
 	if (!(vp->features & needed)) {
 		lobo_err(err, vp->modern ? "virtio: %s does not offer VIRTIO_F_VERSION_1: use ?virtio=legacy"
 				: "virtio: legacy %s lacks VIRTIO_F_ANY_LAYOUT, which lobo needs: use ?virtio=modern", bdf);
@@ -346,6 +410,8 @@ static int init_device(struct virtio_port *vp, struct lobo_port_info *info, char
 		rc = setup_queue(vp, &vp->rx, 0, 1, info->rx_ring, &cursor, err);
 	if (!rc)
 		rc = setup_queue(vp, &vp->tx, 1, 2, (uint16_t)(info->tx_ring * 2), &cursor, err);
+	if (!rc && (vp->features & F_CTRL_VQ)) /* queue 2 without VIRTIO_NET_F_MQ (5.1.2) */
+		rc = setup_queue(vp, &vp->ctrl, 2, 1, 2, &cursor, err);
 	if (rc)
 		return rc;
 	uint64_t zero_header = lobo_mem_dma(&vp->rings, vp->rings.base + vp->rings.len - 64);
@@ -420,4 +486,9 @@ const struct lobo_port_ops lobo_virtio_ops = {
 	.rx_poll = virtio_rx_poll,
 	.tx_post = virtio_tx_post,
 	.tx_reclaim = virtio_tx_reclaim,
+	.set_mac = virtio_set_mac,
+	.set_promisc = virtio_set_promisc,
+	.set_allmulti = virtio_set_allmulti,
+	.set_mc_list = virtio_set_mc_list,
+	.set_mtu = virtio_set_mtu,
 };

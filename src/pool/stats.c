@@ -227,7 +227,7 @@ int lobo_stats_read(int pid, struct lobo_stats_file *copy)
 	for (uint32_t i = 0; i < copy->nports; i++) {
 		struct lobo_port_info *info = &copy->port[i].info;
 		info->name[sizeof info->name - 1] = info->driver[sizeof info->driver - 1] = 0;
-		info->mode[sizeof info->mode - 1] = 0;
+		info->mode[sizeof info->mode - 1] = info->shadow[sizeof info->shadow - 1] = 0;
 	}
 	return 0;
 }

@@ -13,6 +13,27 @@ static const struct lobo_port_ops *const schemes[] = {
 	&lobo_pci_ops,
 };
 
+/* shadow= and exception= (only schemes that list them as known get here
+ * with them): the port gets its shadow interface, or is closed again. */
+static int open_shadow(struct lobo_port **port, const char *params, char *err)
+{
+	char name[32], filter[256];
+	bool shadow = lobo_param_str(params, "shadow", name, sizeof name, NULL);
+	bool exception = lobo_param_str(params, "exception", filter, sizeof filter, "");
+	int rc = 0;
+	if (exception && !shadow) {
+		lobo_err(err, "exception= chooses frames for a shadow interface: add shadow=NAME");
+		rc = -EINVAL;
+	} else if (shadow) {
+		rc = lobo_shadow_attach(*port, name, filter, err);
+	}
+	if (rc) {
+		lobo_port_close(*port);
+		*port = NULL;
+	}
+	return rc;
+}
+
 int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *mem, char *err)
 {
 	const char *colon = strchr(uri, ':');
@@ -43,7 +64,7 @@ int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *me
 			(*port)->ops = ops;
 		snprintf((*port)->info.name, sizeof (*port)->info.name, "%s", uri);
 		snprintf((*port)->info.driver, sizeof (*port)->info.driver, "%s", (*port)->ops->scheme);
-		return 0;
+		return open_shadow(port, q ? q + 1 : "", err);
 	}
 	lobo_err(err, "unknown port scheme in '%s': use null:, pcap:FILE, afpacket:IF, tap:NAME, xdp:IF or pci:BDF", uri);
 	return -EINVAL;

@@ -20,16 +20,44 @@ struct lobo_port_ops {
 	uint16_t (*rx_poll)(struct lobo_port *, uint16_t, struct lobo_frame *, uint16_t);
 	uint16_t (*tx_post)(struct lobo_port *, uint16_t, const struct lobo_frame *, uint16_t);
 	uint16_t (*tx_reclaim)(struct lobo_port *, uint16_t, struct lobo_frame *, uint16_t);
+
+	/* Control operations: the shadow interface (shadow.c) calls them when
+	 * the operator changes it, from the thread that polls queue 0, never on
+	 * the data path. Each may be NULL when the device cannot; each returns 0,
+	 * or a negative errno with the line in err. A driver starts its NIC
+	 * promiscuous (lobo's tools want every frame), accepting its own address
+	 * and broadcast; the shadow asks for less only when the operator does. */
+	/* The unicast address the NIC accepts as its own; info.mac follows. */
+	int (*set_mac)(struct lobo_port *, const uint8_t mac[6], char *err);
+	/* Accept every frame, whatever its destination. */
+	int (*set_promisc)(struct lobo_port *, bool on, char *err);
+	/* Accept every multicast frame. */
+	int (*set_allmulti)(struct lobo_port *, bool on, char *err);
+	/* Accept exactly these multicast addresses (n <= LOBO_MC_MAX). */
+	int (*set_mc_list)(struct lobo_port *, const uint8_t (*mc)[6], uint16_t n, char *err);
+	/* Receive and send frames up to mtu + 18 bytes; info.max_frame follows. */
+	int (*set_mtu)(struct lobo_port *, uint32_t mtu, char *err);
+	/* Off: the NIC neither receives nor sends (administratively down). */
+	int (*set_enabled)(struct lobo_port *, bool on, char *err);
 };
+#define LOBO_MC_MAX 64 /* more multicast groups than this: the shadow asks for allmulti */
+
+struct lobo_shadow;
 
 struct lobo_port {
 	const struct lobo_port_ops *ops;
 	struct lobo_port_info info;
 	struct lobo_counters counters[LOBO_MAX_QUEUES];
+	struct lobo_shadow *shadow; /* set by lobo_shadow_attach; ops are then the shadow's */
 };
 
 extern const struct lobo_port_ops lobo_null_ops, lobo_pcap_ops, lobo_afpacket_ops,
 	lobo_tap_ops, lobo_xdp_ops, lobo_pci_ops;
+
+/* Gives an open port a shadow interface `name` (shadow.c); filter: a pcap
+ * filter choosing the exception frames, or "" for the default. The shadow's
+ * ops wrap the port's; lobo_port_close removes both. */
+int lobo_shadow_attach(struct lobo_port *port, const char *name, const char *filter, char *err);
 
 /* URI parameters: "key=value&key=value". Unknown keys are the caller's to
  * reject with lobo_params_check. */

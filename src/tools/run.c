@@ -10,6 +10,7 @@
 
 #define NS 1000000000ull
 #define PUBLISH_NS (NS / 10) /* `lobo top` redraws about once a second; 10 samples keep it smooth */
+#define SERVICE_NS (NS / 1000) /* shadow interfaces: what the kernel sends waits at most 1 ms */
 
 uint64_t tool_now_ns(void)
 {
@@ -90,6 +91,16 @@ void tool_loop_start(struct tool_loop *l, struct tool_session *s, const struct t
 		lobo_stats_publish(&s->stats);
 }
 
+/* Shadow interfaces: control changes, carrier, the kernel's frames. Tools
+ * poll every queue from one thread, so this is queue 0's thread too. */
+static void service_ports(struct tool_loop *l)
+{
+	char err[LOBO_ERR_LEN];
+	for (uint16_t i = 0; i < l->s->nports; i++)
+		if (lobo_port_service(l->s->port[i], err) < 0 && l->run->warn)
+			l->run->warn(err, l->run->ctx);
+}
+
 bool tool_loop_tick(struct tool_loop *l)
 {
 	/* Reading the clock costs ~20 ns even through the vDSO, more than a
@@ -97,6 +108,10 @@ bool tool_loop_tick(struct tool_loop *l)
 	if ((++l->rounds & 15) && !l->idle_rounds)
 		return !(l->run->stop && *l->run->stop);
 	uint64_t now = tool_now_ns();
+	if (now >= l->next_service_ns) {
+		service_ports(l);
+		l->next_service_ns = now + SERVICE_NS;
+	}
 	if (now >= l->next_publish_ns) {
 		if (l->s->stats_open)
 			lobo_stats_publish(&l->s->stats);

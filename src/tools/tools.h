@@ -49,6 +49,7 @@ struct tool_run {
 	uint16_t batch;  /* frames per port call, 1..TOOL_MAX_BATCH; 0 = LOBO_BATCH */
 	volatile sig_atomic_t *stop; /* set by the CLI's SIGINT/SIGTERM handler */
 	void (*report)(const struct tool_report *r, void *ctx);
+	void (*warn)(const char *line, void *ctx); /* e.g. a change the NIC refused on a shadow */
 	void *ctx;
 };
 
@@ -56,7 +57,7 @@ struct tool_run {
 struct tool_loop {
 	struct tool_session *s;
 	const struct tool_run *run;
-	uint64_t start_ns, end_ns, next_publish_ns, next_report_ns, last_report_ns;
+	uint64_t start_ns, end_ns, next_publish_ns, next_report_ns, last_report_ns, next_service_ns;
 	uint32_t idle_rounds, rounds;
 	struct tool_report report;
 };

@@ -4,6 +4,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -111,6 +113,10 @@ static void print_text(FILE *out, const struct sample *cur, const struct sample 
 				human(b[0], r.rx_pps), human(b[1], r.rx_bps), human(b[2], r.tx_pps), human(b[3], r.tx_bps),
 				human(b[4], r.drops_ps), human(b[5], (double)(c->rx_errors + c->tx_errors)),
 				human(b[6], (double)c->rx_packets), human(b[7], (double)c->tx_packets));
+			if (*p->info.shadow)
+				fprintf(out, "%-7s shadow %s: exception rx %" PRIu64 " tx %" PRIu64 ", dropped rx %" PRIu64
+					" tx %" PRIu64 "\n", "", p->info.shadow, c->exception_rx, c->exception_tx,
+					c->exception_rx_dropped, c->exception_tx_dropped);
 		}
 	}
 }
@@ -145,6 +151,11 @@ static void print_json(FILE *out, const struct sample *cur, const struct sample 
 			json_str(out, "name", p->info.name);
 			json_str(out, "driver", p->info.driver);
 			json_str(out, "mode", p->info.mode);
+			json_str(out, "shadow", p->info.shadow);
+			fprintf(out, "\"mtu\":%u,\"exception_rx\":%" PRIu64 ",\"exception_tx\":%" PRIu64
+				",\"exception_rx_dropped\":%" PRIu64 ",\"exception_tx_dropped\":%" PRIu64 ",",
+				p->info.max_frame - 18, c->exception_rx, c->exception_tx, c->exception_rx_dropped,
+				c->exception_tx_dropped);
 			fprintf(out, "\"link\":%s,\"rx_pps\":%.0f,\"rx_bps\":%.0f,\"tx_pps\":%.0f,\"tx_bps\":%.0f,"
 				"\"drops_ps\":%.0f,\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"rx_dropped\":%" PRIu64 ",\"rx_errors\":%" PRIu64 ","
 				"\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"tx_dropped\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"copies\":%" PRIu64 "}",
@@ -157,8 +168,97 @@ static void print_json(FILE *out, const struct sample *cur, const struct sample 
 	fputs("]}\n", out);
 }
 
-int lobo_top_run(FILE *out, double interval_s, int iterations, bool json, volatile sig_atomic_t *stop, char *err)
+/* ------------------------------------------------------------ Prometheus */
+
+static const struct {
+	const char *name, *help;
+	size_t at;
+} prom_counters[] = {
+	{"rx_packets", "Frames the port received", offsetof(struct lobo_counters, rx_packets)},
+	{"rx_bytes", "Bytes the port received", offsetof(struct lobo_counters, rx_bytes)},
+	{"rx_dropped", "Frames lost on receive: no buffer posted, or the port down", offsetof(struct lobo_counters, rx_dropped)},
+	{"rx_errors", "Frames received damaged", offsetof(struct lobo_counters, rx_errors)},
+	{"tx_packets", "Frames the port sent", offsetof(struct lobo_counters, tx_packets)},
+	{"tx_bytes", "Bytes the port sent", offsetof(struct lobo_counters, tx_bytes)},
+	{"tx_dropped", "Frames given up on when sending", offsetof(struct lobo_counters, tx_dropped)},
+	{"tx_errors", "Frames the port could not send", offsetof(struct lobo_counters, tx_errors)},
+	{"copies", "Frames copied because the kernel interface forces it", offsetof(struct lobo_counters, copies)},
+	{"exception_rx", "Frames handed to the kernel through the shadow interface", offsetof(struct lobo_counters, exception_rx)},
+	{"exception_tx", "Frames the kernel sent out of the port through the shadow", offsetof(struct lobo_counters, exception_tx)},
+	{"exception_rx_dropped", "Frames for the shadow the kernel did not take", offsetof(struct lobo_counters, exception_rx_dropped)},
+	{"exception_tx_dropped", "Frames from the shadow the port could not send", offsetof(struct lobo_counters, exception_tx_dropped)},
+};
+
+static void prom_value(FILE *out, const char *s)
 {
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(out, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void prom_labels(FILE *out, const struct lobo_stats_file *f, const struct lobo_port_info *info)
+{
+	fprintf(out, "{pid=\"%d\",program=", f->pid);
+	prom_value(out, f->program);
+	fputs(",port=", out);
+	prom_value(out, info->name);
+	fputs(",driver=", out);
+	prom_value(out, info->driver);
+	fputs(",shadow=", out);
+	prom_value(out, info->shadow);
+	fputc('}', out);
+}
+
+static void print_prom(FILE *out, const struct sample *cur)
+{
+	for (size_t m = 0; m < sizeof prom_counters / sizeof prom_counters[0]; m++) {
+		fprintf(out, "# HELP lobo_%s_total %s.\n# TYPE lobo_%s_total counter\n", prom_counters[m].name,
+			prom_counters[m].help, prom_counters[m].name);
+		for (int i = 0; i < cur->n; i++)
+			for (uint32_t j = 0; j < cur->proc[i].nports; j++) {
+				const struct lobo_stats_port *p = &cur->proc[i].port[j];
+				fprintf(out, "lobo_%s_total", prom_counters[m].name);
+				prom_labels(out, &cur->proc[i], &p->info);
+				fprintf(out, " %" PRIu64 "\n", *(const uint64_t *)((const char *)&p->total + prom_counters[m].at));
+			}
+	}
+	fputs("# HELP lobo_link_up 1 when the port's link is up.\n# TYPE lobo_link_up gauge\n", out);
+	for (int i = 0; i < cur->n; i++)
+		for (uint32_t j = 0; j < cur->proc[i].nports; j++) {
+			fputs("lobo_link_up", out);
+			prom_labels(out, &cur->proc[i], &cur->proc[i].port[j].info);
+			fprintf(out, " %d\n", cur->proc[i].port[j].info.link_up);
+		}
+}
+
+/* A scraper must never read half a file: write beside it, then rename. */
+static int write_prom(const char *path, const struct sample *cur, char *err)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (f)
+		print_prom(f, cur);
+	if (!f || fclose(f) || rename(tmp, path)) {
+		snprintf(err, LOBO_ERR_LEN, "top: cannot write %s: %s: choose a writable file, e.g. in node_exporter's "
+			 "--collector.textfile.directory", path, strerror(errno));
+		unlink(tmp);
+		return -EIO;
+	}
+	return 0;
+}
+
+int lobo_top_run(FILE *out, const struct top_opts *o, char *err)
+{
+	double interval_s = o->interval_s;
+	int iterations = o->iterations, rc = 0;
 	if (!(interval_s >= 0) || iterations < 0) {
 		snprintf(err, LOBO_ERR_LEN, "top: interval %g s and %d iterations: use a non-negative interval and count",
 			 interval_s, iterations);
@@ -171,21 +271,25 @@ int lobo_top_run(FILE *out, double interval_s, int iterations, bool json, volati
 		snprintf(err, LOBO_ERR_LEN, "top: out of memory");
 		return -ENOMEM;
 	}
-	bool redraw = !json && isatty(fileno(out));
+	bool redraw = !o->json && isatty(fileno(out));
 	struct timespec pause = {(time_t)interval_s, (long)((interval_s - (double)(time_t)interval_s) * 1e9)};
 	take_sample(prev);
-	for (int i = 0; (!iterations || i < iterations) && !*stop && !ferror(out); i++) {
+	for (int i = 0; !rc && (!iterations || i < iterations) && !(o->stop && *o->stop) && !ferror(out); i++) {
 		nanosleep(&pause, NULL);
 		take_sample(cur);
-		if (redraw)
-			fputs("\033[H\033[2J", out);
-		(json ? print_json : print_text)(out, cur, prev);
-		fflush(out);
+		if (o->prom_file) {
+			rc = write_prom(o->prom_file, cur, err);
+		} else {
+			if (redraw)
+				fputs("\033[H\033[2J", out);
+			(o->json ? print_json : print_text)(out, cur, prev);
+			fflush(out);
+		}
 		struct sample *t = prev;
 		prev = cur;
 		cur = t;
 	}
 	free(prev);
 	free(cur);
-	return 0;
+	return rc;
 }

@@ -51,7 +51,8 @@ static char *top_output(double interval, bool json)
 	char err[LOBO_ERR_LEN];
 	FILE *out = tmpfile();
 	volatile sig_atomic_t stop = 0;
-	assert_int_equal(lobo_top_run(out, interval, 1, json, &stop, err), 0);
+	struct top_opts o = {.interval_s = interval, .iterations = 1, .json = json, .stop = &stop};
+	assert_int_equal(lobo_top_run(out, &o, err), 0);
 	rewind(out);
 	text[fread(text, 1, sizeof text - 1, out)] = 0;
 	fclose(out);
@@ -315,6 +316,49 @@ static void top_shows_rates(void **state)
 	assert_int_equal(status, 0);
 }
 
+/* Prometheus text: every counter, labels escaped, the file replaced whole. */
+static void prometheus_file(void **state)
+{
+	(void)state;
+	char err[LOBO_ERR_LEN], path[] = "/tmp/lobo-test-XXXXXX", file[64], text[1 << 16], pat[256];
+	struct lobo_stats stats;
+	struct lobo_port *p;
+	if (lobo_stats_open(&stats, "say \"hi\"\\", err))
+		skip(); /* needs a writable /run/lobo, as root */
+	assert_int_equal(lobo_port_open(&p, "null:?size=64&rx_ring=32", NULL, err), 0);
+	assert_int_equal(lobo_stats_add(&stats, p, err), 0);
+	traffic(p, 40);
+	lobo_port_counters(p, 0)->exception_tx = 7;
+	lobo_stats_publish(&stats);
+	assert_non_null(mkdtemp(path));
+	snprintf(file, sizeof file, "%s/lobo.prom", path);
+	struct top_opts o = {.interval_s = 0, .iterations = 1, .prom_file = file};
+	assert_int_equal(lobo_top_run(stdout, &o, err), 0);
+	FILE *f = fopen(file, "r");
+	assert_non_null(f);
+	text[fread(text, 1, sizeof text - 1, f)] = 0;
+	fclose(f);
+	snprintf(pat, sizeof pat, "{pid=\"%d\",program=\"say \\\"hi\\\"\\\\\",port=\"null:?size=64&rx_ring=32\",driver=\"null\",shadow=\"\"}",
+		 (int)getpid());
+	char line[512];
+	snprintf(line, sizeof line, "lobo_rx_packets_total%s 40\n", pat);
+	assert_non_null(strstr(text, line));
+	snprintf(line, sizeof line, "lobo_exception_tx_total%s 7\n", pat);
+	assert_non_null(strstr(text, line));
+	snprintf(line, sizeof line, "lobo_link_up%s 1\n", pat);
+	assert_non_null(strstr(text, line));
+	assert_non_null(strstr(text, "# TYPE lobo_exception_rx_dropped_total counter\n"));
+	snprintf(line, sizeof line, "%s.tmp", file);
+	assert_int_equal(access(line, F_OK), -1); /* renamed into place */
+	o.prom_file = "/nonexistent/dir/lobo.prom";
+	assert_int_equal(lobo_top_run(stdout, &o, err), -EIO);
+	assert_non_null(strstr(err, "top: cannot write /nonexistent/dir/lobo.prom"));
+	unlink(file);
+	rmdir(path);
+	lobo_stats_close(&stats);
+	lobo_port_close(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +366,7 @@ int main(void)
 		cmocka_unit_test(killed_writer_cleaned_up),
 		cmocka_unit_test(snapshots_are_whole),
 		cmocka_unit_test(top_shows_rates),
+		cmocka_unit_test(prometheus_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
