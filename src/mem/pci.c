@@ -189,13 +189,9 @@ void lobo_pci_kernel_use(const char *bdf, char *out, size_t len)
 	struct ifaddrs *addrs = NULL;
 	size_t at = 0;
 	out[0] = 0;
-	snprintf(pattern, sizeof pattern, SYSFS "%s/net/*", bdf);
-	int rc = glob(pattern, 0, NULL, &g);
-	snprintf(pattern, sizeof pattern, SYSFS "%s/virtio*/net/*", bdf); /* virtio-pci holds a virtio device */
-	rc = glob(pattern, rc ? 0 : GLOB_APPEND, NULL, &g) && rc;
-	if (rc || getifaddrs(&addrs)) {
-		if (!rc)
-			globfree(&g);
+	snprintf(pattern, sizeof pattern, SYSFS "%s/{net,virtio*/net}/*", bdf); /* virtio-pci holds a virtio device */
+	if (glob(pattern, GLOB_BRACE, NULL, &g) || getifaddrs(&addrs)) {
+		globfree(&g);
 		return;
 	}
 	for (size_t i = 0; i < g.gl_pathc && at < len; i++) {
@@ -235,8 +231,10 @@ static int vfio_ready(const char *bdf, char *err)
 		return -ENOENT;
 	}
 	snprintf(pattern, sizeof pattern, "/sys/kernel/iommu_groups/%d/devices/*", group);
-	if (glob(pattern, 0, NULL, &g))
+	if (glob(pattern, 0, NULL, &g)) {
+		globfree(&g);
 		return 0; /* VFIO itself will say what is wrong */
+	}
 	for (size_t i = 0; i < g.gl_pathc && !rc; i++) {
 		const char *other = strrchr(g.gl_pathv[i], '/') + 1;
 		current_driver(other, drv, sizeof drv);
@@ -285,13 +283,14 @@ static int take_device(struct lobo_pci *pci, bool vfio, char *err)
 {
 	const char *drv = pci->old_driver;
 	bool keep = vfio && !strcmp(drv, "vfio-pci");
-	if (*drv && !keep && write_dev(pci->bdf, "driver/unbind", pci->bdf)) {
-		lobo_err(err, "pci: cannot unbind %s from kernel driver %s: %s", pci->bdf, drv, strerror(errno));
-		return -errno;
+	int rc = *drv && !keep ? write_dev(pci->bdf, "driver/unbind", pci->bdf) : 0;
+	if (rc) {
+		lobo_err(err, "pci: cannot unbind %s from kernel driver %s: %s", pci->bdf, drv, strerror(-rc));
+		return rc;
 	}
 	if (!vfio || keep)
 		return 0;
-	int rc = write_dev(pci->bdf, "driver_override", "vfio-pci");
+	rc = write_dev(pci->bdf, "driver_override", "vfio-pci");
 	if (!rc)
 		rc = write_sysfs(VFIO_PCI "/bind", pci->bdf);
 	if (rc)
@@ -307,12 +306,12 @@ static void give_back(struct lobo_pci *pci)
 	bool same = !strcmp(drv, pci->old_driver);
 	if (*drv && !same)
 		write_dev(pci->bdf, "driver/unbind", pci->bdf);
-	write_dev(pci->bdf, "driver_override", "\n");
 	snprintf(path, sizeof path, "/sys/bus/pci/drivers/%s/bind", pci->old_driver);
-	if (*pci->old_driver && !same)
+	if (*pci->old_driver && !same) { /* the override lets it bind whatever its ID table says (vfio-pci has none) */
+		write_dev(pci->bdf, "driver_override", pci->old_driver);
 		write_sysfs(path, pci->bdf);
-	if (*pci->old_override)
-		write_dev(pci->bdf, "driver_override", pci->old_override);
+	}
+	write_dev(pci->bdf, "driver_override", *pci->old_override ? pci->old_override : "\n");
 }
 
 static int open_config(struct lobo_pci *pci, char *err)
@@ -340,13 +339,14 @@ static void close_access(struct lobo_pci *pci)
  * reset it (lobo_pci_bus_master). */
 static int registers_on(struct lobo_pci *pci, char *err)
 {
-	uint16_t cmd;
-	if (lobo_pci_config_read(pci, PCI_COMMAND, &cmd, 2) ||
-	    (cmd = (uint16_t)((cmd | PCI_COMMAND_IO_MEM) & ~PCI_COMMAND_MASTER), lobo_pci_config_write(pci, PCI_COMMAND, &cmd, 2))) {
+	uint16_t cmd = 0;
+	int rc = lobo_pci_config_read(pci, PCI_COMMAND, &cmd, 2);
+	cmd = (uint16_t)((cmd | PCI_COMMAND_IO_MEM) & ~PCI_COMMAND_MASTER);
+	if (!rc)
+		rc = lobo_pci_config_write(pci, PCI_COMMAND, &cmd, 2);
+	if (rc)
 		lobo_err(err, "pci: cannot write the command register of %s: is the device still there?", pci->bdf);
-		return -EIO;
-	}
-	return 0;
+	return rc;
 }
 
 int lobo_pci_open(struct lobo_pci *pci, const char *bdf, const struct lobo_pci_want *want, char *err)
