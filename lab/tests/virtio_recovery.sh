@@ -11,6 +11,9 @@ LOBO=$BUILD/lobo; [ -x "$LOBO" ] || LOBO=$BUILD/src/tools/lobo
 [ -x "$LOBO" ] || lab_skip "no lobo binary in $BUILD"
 DMA="python3 $LAB_DIR/tools/dma.py"
 build_io
+# The mechanism alone (tests/unit/test_mem.c skips on a host without hugepages).
+"$BUILD/tests/unit/test_mem" > $T/test_mem.out 2>&1 || fail "test_mem: $(grep -m1 -A1 ERROR $T/test_mem.out)"
+grep -q "OK \] held_until_released" $T/test_mem.out || fail "test_mem skipped held_until_released"
 setup_peer
 uri="pci:$NIC0?vfio=0"
 kill_and_restart "$uri" 1
@@ -43,6 +46,7 @@ $LOBO reset pci:$NIC0 || fail "lobo reset pci:$NIC0 failed"
 [ "$(held_files $NIC0)" = 0 ] || fail "lobo reset left memory held"
 [ "$(free_pages)" = 64 ] || fail "after lobo reset only $(free_pages) of 64 hugepages are free"
 fails_with "reset takes a PCI device, pci:BDF" $LOBO reset null:
+$IO recv "$uri" $T/drain.pcap 100000 2 > /dev/null   # the trickle's frames the peer still queues
 peer_to_lobo "$uri" 200
 
 $IO hold "$uri" 120 > $T/hold.out 2>&1 & holder=$!

@@ -15,7 +15,7 @@ HUGE = 2 << 20
 def trickle(iface, dst, markfile, rate):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
-    head = bytes.fromhex(dst.replace(":", "")) + s.getsockname()[4] + b"\x88\xb5"
+    head = bytes.fromhex(dst.replace(":", "")) + s.getsockname()[4] + b"\x88\xb6"   # not frames.py's 0x88b5
     n = 0
     while True:
         with open(markfile, "rb") as f:
