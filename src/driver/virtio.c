@@ -1,6 +1,7 @@
 /* virtio-net, legacy (0.9.5, I/O BAR0) and modern (1.0, vendor capabilities),
- * one queue pair of split virtqueues, polled. Section numbers are the virtio
- * 1.0 specification's (OASIS, 2016).
+ * one queue pair of split virtqueues, polled: the device's setup here, the
+ * rings in virtq.c. Section numbers are the virtio 1.0 specification's (OASIS,
+ * 2016).
  *
  * Where the 10/12-byte virtio-net header goes: on receive, the device writes it
  * at the start of the caller's buffer and the frame follows, so rx_poll returns
