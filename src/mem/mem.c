@@ -139,8 +139,6 @@ static int owner_dir(const char *owner, char *path, size_t len)
 	char mount[200];
 	if (!hugetlbfs_mount(mount, sizeof mount))
 		return -ENOENT;
-	snprintf(path, len, "%s/lobo", mount);
-	mkdir(path, 0700);
 	snprintf(path, len, "%s/lobo/%s", mount, owner);
 	return 0;
 }
@@ -149,11 +147,13 @@ int lobo_mem_claim(const struct lobo_mem *mem, const char *owner, char *err)
 {
 	char dir[256], name[320];
 	struct stat st;
-	if (mem->fd < 0 || owner_dir(owner, dir, sizeof dir)) {
+	if (mem->fd < 0 || owner_dir("", dir, sizeof dir)) {
 		lobo_err(err, "pci: %s without IOMMU needs its DMA memory in a hugetlbfs file, which outlives a crash: "
 			 "mount -t hugetlbfs nodev /dev/hugepages", owner);
 		return -ENOTSUP;
 	}
+	mkdir(dir, 0700); /* <hugetlbfs>/lobo/ */
+	owner_dir(owner, dir, sizeof dir);
 	mkdir(dir, 0700);
 	fstat(mem->fd, &st);
 	snprintf(name, sizeof name, "%s/%d-%lu", dir, (int)getpid(), (unsigned long)st.st_ino);
