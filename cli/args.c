@@ -16,6 +16,7 @@ const char cli_usage[] =
 	"                                     send synthesised UDP frames or replay a pcap\n"
 	"  capture PORT -w FILE [BPF FILTER]  write frames matching the filter to a pcap\n"
 	"  top [--interval S] [--prom FILE]   live counters of running lobo programs\n"
+	"  reset pci:BDF                      reset a device and free what a killed lobo left it\n"
 	"common options: --count N  --duration S  --json  --help\n"
 	"fwd and blast: --batch N  frames per port call, 1..256 (default 32)\n"
 	"ports: null:[?size=N]  pcap:FILE  afpacket:IF  tap:NAME  xdp:IF  pci:BDF[?shadow=NAME],\n"
@@ -34,6 +35,8 @@ static const struct command {
 	{"top", "cjhiP", "usage: lobo top [--interval S] [--count ROUNDS] [--json | --prom FILE]\n"
 			 "--prom FILE replaces FILE every interval with all counters in Prometheus text format,\n"
 			 "for node_exporter --collector.textfile.directory (name it *.prom)\n"},
+	{"reset", "h", "usage: lobo reset pci:BDF\n"
+		       "turns the device's DMA off, resets it, and frees the DMA memory a killed lobo left it\n"},
 };
 
 __attribute__((format(printf, 2, 3))) static int usage_error(struct args *a, const char *fmt, ...)

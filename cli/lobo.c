@@ -122,27 +122,54 @@ static int list(bool json)
 		printf(json ? "{\"type\":\"interface\",\"name\":\"%s\",\"mac\":\"%s\",\"operstate\":\"%s\",\"driver\":\"%s\"}\n"
 			    : "%-16s %-17s %-9s %s\n", ifs[i].name, ifs[i].mac, ifs[i].operstate, ifs[i].driver);
 	if (!json)
-		printf("\n%-14s %-10s %-14s %s\n", "PCI DEVICE", "ID", "BOUND TO", "LOBO DRIVER");
-	for (int i = 0; i < np; i++)
-		printf(json ? "{\"type\":\"pci\",\"bdf\":\"%s\",\"id\":\"%04x:%04x\",\"driver\":\"%s\",\"lobo\":\"%s\"}\n"
-			    : "%-14s %04x:%04x  %-14s %s\n", nics[i].bdf, nics[i].vendor, nics[i].device,
-		       nics[i].driver, nics[i].lobo_driver ? nics[i].lobo_driver : "-");
+		printf("\n%-14s %-10s %-14s %-11s %s\n", "PCI DEVICE", "ID", "BOUND TO", "LOBO DRIVER", "NOTE");
+	for (int i = 0; i < np; i++) {
+		const struct list_pci *p = &nics[i];
+		const char *lobo = p->lobo_driver ? p->lobo_driver : "-";
+		if (json)
+			printf("{\"type\":\"pci\",\"bdf\":\"%s\",\"id\":\"%04x:%04x\",\"driver\":\"%s\",\"lobo\":\"%s\","
+			       "\"kernel_use\":\"%s\"}\n", p->bdf, p->vendor, p->device, p->driver, lobo, p->kernel_use);
+		else
+			printf("%-14s %04x:%04x  %-14s %-11s %s%s\n", p->bdf, p->vendor, p->device, p->driver, lobo,
+			       *p->kernel_use ? "in use by the kernel: " : "", p->kernel_use);
+	}
 	if (!json && !np)
 		printf("(no PCI network devices)\n");
 	return 0;
 }
 
+static int reset(const char *uri)
+{
+	char err[LOBO_ERR_LEN];
+	size_t released;
+	if (tool_reset(uri, &released, err))
+		return fail("%s", err), 1;
+	if (released)
+		printf("%s: reset, %.1f MiB of DMA memory a killed lobo left it freed\n", uri, released / 1048576.0);
+	else
+		printf("%s: reset, no DMA memory was held for it\n", uri);
+	return 0;
+}
+
 /* Hugepages only matter to a device doing DMA (kernel-backed ports copy or
  * map pages themselves): a pci: port on 4 KiB pages works through VFIO, but
- * every buffer costs the IOMMU and the TLB a separate entry. */
-static void warn_small_pages(const struct tool_session *s, const struct args *a)
+ * every buffer costs the IOMMU and the TLB a separate entry. And a device
+ * without an IOMMU between it and memory can write anywhere: say so, once. */
+static void warn_pci(struct tool_session *s)
 {
-	for (int i = 0; i < a->npos && !s->mem.huge; i++)
-		if (!strncmp(a->pos[i], "pci:", 4)) {
+	bool small_pages_told = false;
+	for (uint16_t i = 0; i < s->nports; i++) {
+		const struct lobo_port_info *info = lobo_port_info(s->port[i]);
+		if (strncmp(info->name, "pci:", 4))
+			continue;
+		if (!s->mem.huge && !small_pages_told)
 			fprintf(stderr, "lobo: warning: no hugepages, so %s runs on 4 KiB pages, slower "
-				"(echo 64 > /proc/sys/vm/nr_hugepages)\n", a->pos[i]);
-			return;
-		}
+				"(echo 64 > /proc/sys/vm/nr_hugepages)\n", info->name);
+		small_pages_told |= !s->mem.huge;
+		if (strstr(info->mode, "no-iommu") || strstr(info->mode, "iommu bypassed"))
+			fprintf(stderr, "lobo: warning: %s has no IOMMU between it and memory: "
+				"it could write anywhere (no isolation)\n", info->name);
+	}
 }
 
 static int run_tool(struct args *a)
@@ -165,7 +192,7 @@ static int run_tool(struct args *a)
 			unlink(a->write); /* nothing was captured: leave no empty file behind */
 		return fail("%s", err);
 	}
-	warn_small_pages(&s, a);
+	warn_pci(&s);
 	if (!s.stats_open)
 		fprintf(stderr, "lobo: warning: lobo top will not see this run: %s\n", s.stats_err);
 	a->run.stop = &stop;
@@ -195,6 +222,8 @@ int main(int argc, char **argv)
 	catch_signals();
 	if (!strcmp(a.cmd, "list"))
 		return list(a.json);
+	if (!strcmp(a.cmd, "reset"))
+		return reset(a.pos[0]);
 	if (!strcmp(a.cmd, "top")) {
 		char err[LOBO_ERR_LEN];
 		struct top_opts o = {.interval_s = a.interval, .iterations = (int)a.run.count, .json = a.json,

@@ -28,14 +28,19 @@ extern "C" {
 
 /* A region the caller owns and cuts into buffers as it likes. Backed by 2 MiB
  * hugepages when the system has them, else by ordinary locked pages (huge is
- * then false and the caller should warn: no physical contiguity beyond 4 KiB). */
+ * then false and the caller should warn: no physical contiguity beyond 4 KiB).
+ * The hugepages are an unnamed file in a hugetlbfs mount (fd) when there is
+ * one: a pci: port without IOMMU names it in the device's folder there, so
+ * that the memory outlives a killed process while the device may still write
+ * into it, and unnames it when the port closes (see lobo_pci_reset). */
 struct lobo_mem {
 	uint8_t *base;
 	size_t len;
 	size_t page_size;  /* 2 MiB with hugepages, else 4096 */
 	bool huge;
 	uint64_t *phys;    /* physical address per page, or NULL (see lobo_mem_dma) */
-	int iommu_mapped;  /* count of VFIO containers this region is mapped into */
+	int iommu_mapped;  /* count of VFIO containers that reach this region by IOVA */
+	int fd;            /* the hugetlbfs file behind base, or -1 */
 };
 
 int lobo_mem_alloc(struct lobo_mem *mem, size_t len, char *err);
@@ -43,6 +48,16 @@ void lobo_mem_free(struct lobo_mem *mem);
 /* Fill mem->phys from /proc/self/pagemap (root only); needed by drivers that
  * run without an IOMMU. */
 int lobo_mem_resolve_phys(struct lobo_mem *mem, char *err);
+
+/* DMA memory a killed lobo process left to the PCI device at bdf (DDDD:BB:DD.F)
+ * stays allocated until the device is reset: by the next open of the device,
+ * or by this call, which turns the device's bus mastering off, resets it where
+ * the kernel offers a reset, and frees that memory (*released bytes). */
+int lobo_pci_reset(const char *bdf, size_t *released, char *err);
+/* Why the kernel still uses the device: its interfaces that are up with
+ * addresses or routes, e.g. "eth0 (addresses, routes)"; "" when none is.
+ * Opening such a device as a pci: port needs ?force=1. */
+void lobo_pci_kernel_use(const char *bdf, char *out, size_t len);
 
 /* The address a device uses for `p`: its IOVA under VFIO (lobo maps the region
  * at IOVA == virtual address), its physical address otherwise. Buffers must

@@ -11,8 +11,11 @@ struct lobo_pci_port {
 	struct lobo_pci pci;
 };
 
-/* Opens the device at bdf as the URI's vfio= and rebind= ask (driver/pci.c). */
-int lobo_pci_port_open(struct lobo_pci_port *pp, const char *bdf, const char *params, char *err);
+/* Opens the device at bdf for a port whose DMA memory is mem, as the URI's
+ * vfio= and force= ask (driver/pci.c). Until the driver's open has returned
+ * 0, lobo_pci_close gives the device back to its kernel driver. */
+int lobo_pci_port_open(struct lobo_pci_port *pp, const char *bdf, const char *params,
+		       const struct lobo_mem *mem, char *err);
 
 extern const struct lobo_port_ops lobo_virtio_ops;
 

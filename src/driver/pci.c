@@ -12,21 +12,31 @@ static const struct {
 	{0x1af4, 0x1041, &lobo_virtio_ops}, /* virtio-net, modern only */
 };
 
-int lobo_pci_port_open(struct lobo_pci_port *pp, const char *bdf, const char *params, char *err)
+/* 0 or 1, or -1 for anything else. */
+static int flag(const char *params, const char *key, long dflt)
 {
-	long vfio = lobo_param_long(params, "vfio", lobo_pci_vfio_possible(bdf));
-	long rebind = lobo_param_long(params, "rebind", 0);
-	if ((vfio != 0 && vfio != 1) || (rebind != 0 && rebind != 1)) {
-		lobo_err(err, "pci: vfio= and rebind= take 0 or 1");
+	long v = lobo_param_long(params, key, dflt);
+	return v == 0 || v == 1 ? (int)v : -1;
+}
+
+int lobo_pci_port_open(struct lobo_pci_port *pp, const char *bdf, const char *params,
+		       const struct lobo_mem *mem, char *err)
+{
+	/* VFIO whenever the device has an IOMMU group: running without isolation is asked for. */
+	int vfio = flag(params, "vfio", lobo_pci_iommu_group(bdf) >= 0), force = flag(params, "force", 0);
+	if (vfio < 0 || force < 0 || flag(params, "rebind", 0) < 0) {
+		lobo_err(err, "pci: vfio=, rebind= and force= take 0 or 1");
 		return -EINVAL;
 	}
-	return lobo_pci_open(&pp->pci, bdf, vfio, rebind, err);
+	struct lobo_pci_want want = {.vfio = vfio, .force = force, .mem = mem};
+	return lobo_pci_open(&pp->pci, bdf, &want, err);
 }
 
 static int pci_open(struct lobo_port **out, const char *arg, const char *params,
 		    struct lobo_mem *mem, char *err)
 {
-	static const char *const known[] = {"queues", "rx_ring", "tx_ring", "vfio", "rebind", "virtio", "shadow", "exception", NULL};
+	static const char *const known[] = {"queues", "rx_ring", "tx_ring", "vfio", "rebind", "force", "virtio",
+					    "shadow", "exception", NULL};
 	char bdf[16];
 	uint16_t vendor, device;
 	int rc = lobo_pci_parse_bdf(arg, bdf, err);
@@ -44,9 +54,12 @@ static int pci_open(struct lobo_port **out, const char *arg, const char *params,
 		if (drivers[i].vendor != vendor || drivers[i].device != device)
 			continue;
 		rc = drivers[i].ops->open(out, bdf, params, mem, err);
-		if (!rc)
-			(*out)->ops = drivers[i].ops;
-		return rc;
+		if (rc)
+			return rc;
+		(*out)->ops = drivers[i].ops;
+		/* Opened: the device stays unbound after close unless rebind=1 asks. */
+		((struct lobo_pci_port *)*out)->pci.restore = lobo_param_long(params, "rebind", 0) == 1;
+		return 0;
 	}
 	lobo_err(err, "pci: no lobo driver for %04x:%04x at %s (lobo drives: virtio-net 1af4:1000, 1af4:1041)",
 		 vendor, device, bdf);

@@ -1,6 +1,7 @@
 /* virtio-net, legacy (0.9.5, I/O BAR0) and modern (1.0, vendor capabilities),
- * one queue pair of split virtqueues, polled. Section numbers are the virtio
- * 1.0 specification's (OASIS, 2016).
+ * one queue pair of split virtqueues, polled: the device's setup here, the
+ * rings in virtq.c. Section numbers are the virtio 1.0 specification's (OASIS,
+ * 2016).
  *
  * Where the 10/12-byte virtio-net header goes: on receive, the device writes it
  * at the start of the caller's buffer and the frame follows, so rx_poll returns
@@ -9,6 +10,7 @@
  * all-zero header (no offloads), so what goes out is exactly the caller's bytes.
  * Legacy devices need VIRTIO_F_ANY_LAYOUT for the one-descriptor receive. */
 #include "driver.h"
+#include "virtq.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #define F_ANY_LAYOUT (1ull << 27)
 #define F_VERSION_1 (1ull << 32)
 #define F_ACCESS_PLATFORM (1ull << 33) /* the device's DMA goes through the IOMMU */
+#define F_ORDER_PLATFORM (1ull << 36)  /* a device in hardware: the ring needs DMA barriers */
 
 enum { S_ACKNOWLEDGE = 1, S_DRIVER = 2, S_DRIVER_OK = 4, S_FEATURES_OK = 8 };
 /* The registers both interfaces have: [0] in the legacy I/O BAR0 (4.1.4.8),
@@ -33,42 +36,23 @@ static const struct { uint8_t device_features, driver_features, queue_size, queu
 /* Legacy only; the device config follows at 20 while MSI-X is off. */
 enum { L_QUEUE_PFN = 8, L_QUEUE_NOTIFY = 16, L_CONFIG = 20 };
 /* Modern only (common_cfg); queue_driver and queue_device follow queue_desc at 40, 48. */
-enum { C_DEVICE_FEATURE_SELECT = 0, C_DRIVER_FEATURE_SELECT = 8, C_QUEUE_ENABLE = 28, C_QUEUE_NOTIFY_OFF = 30, C_QUEUE_DESC = 32 };
+enum { C_DEVICE_FEATURE_SELECT = 0, C_DRIVER_FEATURE_SELECT = 8, C_CONFIG_GENERATION = 21, C_QUEUE_ENABLE = 28,
+       C_QUEUE_NOTIFY_OFF = 30, C_QUEUE_DESC = 32 };
 enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_DEVICE = 4 }; /* cfg_type (4.1.4) */
 /* Control virtqueue classes and commands (5.1.6.5). */
 enum { CTRL_RX = 0, CTRL_MAC = 1, RX_PROMISC = 0, RX_ALLMULTI = 1, MAC_TABLE_SET = 0, MAC_ADDR_SET = 1 };
 
-/* Split virtqueue (2.4). Little-endian fields: lobo runs on x86 and arm64 LE. */
-struct vring_desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
-struct vring_avail { uint16_t flags, idx, ring[]; };
-struct vring_used { uint16_t flags, idx; struct { uint32_t id, len; } ring[]; };
-#define DESC_F_NEXT 1
-#define DESC_F_WRITE 2
-#define AVAIL_F_NO_INTERRUPT 1
-#define USED_F_NO_NOTIFY 1
-
 struct region { const struct lobo_pci_bar *bar; size_t off; };
-
-struct vq {
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
-	uint16_t index, size, mask, next_avail, next_used, nfree;
-	uint16_t stride; /* descriptors per buffer: rx 1; tx 2, chain k being descriptors 2k, 2k+1 */
-	size_t notify_at;
-	/* Per buffer; free is a stack of the free buffer numbers k. */
-	struct slot { uint8_t *buf; uint64_t tag; uint16_t free; } *slot;
-};
 
 struct virtio_port {
 	struct lobo_pci_port base;
 	struct lobo_mem *mem, rings;
 	struct lobo_pci_bar bars[6];
 	struct region common, notify, device;
-	uint32_t notify_multiplier, hdr_len;
+	uint32_t notify_multiplier;
 	bool modern;
 	uint64_t features;
-	struct vq rx, tx, ctrl; /* ctrl: commands in the last page of rings, one at a time */
+	struct virtq rx, tx, ctrl; /* ctrl: commands in the last page of rings, one at a time */
 };
 
 static uint32_t rd(struct region r, size_t at, int width) { return lobo_pci_read(r.bar, r.off + at, width); }
@@ -89,20 +73,25 @@ static int reset(struct virtio_port *vp)
 	return -ETIMEDOUT;
 }
 
-/* Reads the device's features, or writes the driver's (f). Legacy has 32
- * feature bits; modern shows 64 through a 32-bit window (4.1.4.3). */
-static uint64_t features(struct virtio_port *vp, bool driver, uint64_t f)
+/* Legacy has 32 feature bits; modern shows 64 through a 32-bit window (4.1.4.3). */
+static uint64_t device_features(struct virtio_port *vp)
 {
-	size_t window = driver ? reg[vp->modern].driver_features : reg[vp->modern].device_features;
+	uint64_t f = 0;
 	for (uint32_t half = 0; half < 1u + vp->modern; half++) {
 		if (vp->modern)
-			wr(vp->common, driver ? C_DRIVER_FEATURE_SELECT : C_DEVICE_FEATURE_SELECT, half, 4);
-		if (driver)
-			wr(vp->common, window, (uint32_t)(f >> (32 * half)), 4);
-		else
-			f |= (uint64_t)rd(vp->common, window, 4) << (32 * half);
+			wr(vp->common, C_DEVICE_FEATURE_SELECT, half, 4);
+		f |= (uint64_t)rd(vp->common, reg[vp->modern].device_features, 4) << (32 * half);
 	}
 	return f;
+}
+
+static void driver_features(struct virtio_port *vp, uint64_t f)
+{
+	for (uint32_t half = 0; half < 1u + vp->modern; half++) {
+		if (vp->modern)
+			wr(vp->common, C_DRIVER_FEATURE_SELECT, half, 4);
+		wr(vp->common, reg[vp->modern].driver_features, (uint32_t)(f >> (32 * half)), 4);
+	}
 }
 
 static const struct lobo_pci_bar *bar(struct virtio_port *vp, unsigned i, char *err)
@@ -136,9 +125,14 @@ static bool find_modern(struct virtio_port *vp, char *err)
 	return vp->common.bar && vp->notify.bar && vp->device.bar;
 }
 
-/* Lays out one queue in the ring memory the legacy way (2.4.2: descriptors,
- * available ring, used ring aligned to 4096), which suits both interfaces. */
-static int setup_queue(struct virtio_port *vp, struct vq *vq, uint16_t index, uint16_t stride, uint16_t want,
+static void notify(struct virtq *vq)
+{
+	struct virtio_port *vp = vq->device;
+	wr(vp->notify, vq->notify_at, vq->index, 2);
+}
+
+/* Sets up queue index in the ring memory at *cursor and tells the device where it is. */
+static int setup_queue(struct virtio_port *vp, struct virtq *vq, uint16_t index, uint16_t stride, uint16_t want,
 		       uint8_t **cursor, char *err)
 {
 	wr(vp->common, reg[vp->modern].queue_select, index, 2);
@@ -149,29 +143,24 @@ static int setup_queue(struct virtio_port *vp, struct vq *vq, uint16_t index, ui
 		lobo_err(err, "virtio: %s: queue %u has size %u: not a usable split virtqueue", vp->base.pci.bdf, index, size);
 		return -EIO;
 	}
-	uint8_t *p = *cursor;
-	size_t used_at = (16u * size + 6u + 2u * size + 4095) & ~4095u;
-	*vq = (struct vq){.index = index, .size = size, .mask = (uint16_t)(size - 1), .stride = stride,
-			  .desc = (struct vring_desc *)p, .avail = (struct vring_avail *)(p + 16u * size),
-			  .used = (struct vring_used *)(p + used_at)};
-	*cursor = p + ((used_at + 6u + 8u * size + 4095) & ~4095u);
-	if (*cursor > vp->rings.base + vp->rings.len - 4096) {
+	if (*cursor + virtq_bytes(size) > vp->rings.base + vp->rings.len - 4096) {
 		lobo_err(err, "virtio: queues of %u descriptors do not fit: use rx_ring/tx_ring of 4096 or less", size);
 		return -ENOMEM;
 	}
-	if (!(vq->slot = calloc(size, sizeof *vq->slot))) {
+	*vq = (struct virtq){.hdr_len = vp->modern ? 12 : 10, /* 5.1.6: num_buffers is there in 1.0 even without MRG_RXBUF */
+			     .max_frame = vp->base.port.info.max_frame, .mem = vp->mem, .counters = &vp->base.port.counters[0],
+			     .platform_order = vp->features & F_ORDER_PLATFORM, .index = index, .device = vp, .notify = notify};
+	if (virtq_init(vq, *cursor, size, stride, lobo_mem_dma(&vp->rings, vp->rings.base + vp->rings.len - 64))) {
 		lobo_err(err, "virtio: out of memory");
 		return -ENOMEM;
 	}
-	for (uint16_t k = 0; k < size / stride; k++)
-		vq->slot[vq->nfree++].free = k;
-	vq->avail->flags = AVAIL_F_NO_INTERRUPT; /* poll mode (2.4.7) */
-	uint64_t desc = lobo_mem_dma(&vp->rings, p);
+	*cursor += virtq_bytes(size);
+	const uint64_t addr[3] = {lobo_mem_dma(&vp->rings, vq->desc), lobo_mem_dma(&vp->rings, vq->avail),
+				  lobo_mem_dma(&vp->rings, vq->used)};
 	if (!vp->modern) {
-		wr(vp->common, L_QUEUE_PFN, (uint32_t)(desc >> 12), 4);
+		wr(vp->common, L_QUEUE_PFN, (uint32_t)(addr[0] >> 12), 4);
 		return 0;
 	}
-	const uint64_t addr[3] = {desc, desc + 16u * size, desc + used_at};
 	for (int i = 0; i < 6; i++) /* queue_desc, queue_driver, queue_device: 64 bits as two 32-bit writes */
 		wr(vp->common, C_QUEUE_DESC + 4u * (unsigned)i, (uint32_t)(addr[i / 2] >> (32 * (i % 2))), 4);
 	vq->notify_at = rd(vp->common, C_QUEUE_NOTIFY_OFF, 2) * (size_t)vp->notify_multiplier;
@@ -179,112 +168,29 @@ static int setup_queue(struct virtio_port *vp, struct vq *vq, uint16_t index, ui
 	return 0;
 }
 
-/* Makes new available entries visible and notifies the device if it asks to be. */
-static void kick(struct virtio_port *vp, struct vq *vq)
-{
-	/* Release: the descriptors and ring entries written before must be visible
-	 * to the device before the index that hands them over (2.4.7.2 step 3). */
-	__atomic_store_n(&vq->avail->idx, vq->next_avail, __ATOMIC_RELEASE);
-	/* Full fence: the index store must be globally visible before we read the
-	 * device's NO_NOTIFY flag (2.4.7.2 step 4). Without it the load can pass
-	 * the store, we see a stale "don't notify" while the device, having seen
-	 * the old index, goes idle waiting for a notification: both sides wait
-	 * forever (the hang fixed in Snabb and DPDK's vhost). CPU-strength fences
-	 * suffice: the device is software on another CPU (Linux: weak_barriers). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!(__atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED) & USED_F_NO_NOTIFY))
-		wr(vp->notify, vq->notify_at, vq->index, 2);
-}
-
-/* True when the device can reach [p, p+len) as one DMA range. */
-static bool dma_ok(const struct lobo_mem *m, const uint8_t *p, uint32_t len)
-{
-	size_t off = (size_t)(p - m->base);
-	return p >= m->base && off + len <= m->len && (!m->phys || off % m->page_size + len <= m->page_size);
-}
-
-/* Hands buffers of at least min_len to the device: a receive buffer is one
- * device-writable descriptor, a frame to send the second of its chain. */
-static uint16_t post(struct virtio_port *vp, struct vq *vq, const struct lobo_frame *f, uint16_t n,
-		     uint32_t min_len, uint64_t *errors)
-{
-	uint16_t i;
-	for (i = 0; i < n && vq->nfree; i++) {
-		if (f[i].len < min_len || !dma_ok(vp->mem, f[i].data, f[i].len)) {
-			(*errors)++;
-			break;
-		}
-		uint16_t k = vq->slot[--vq->nfree].free, head = (uint16_t)(k * vq->stride);
-		vq->desc[head + vq->stride - 1] = (struct vring_desc){lobo_mem_dma(vp->mem, f[i].data), f[i].len,
-								       vq == &vp->rx ? DESC_F_WRITE : 0, 0};
-		vq->slot[k].buf = f[i].data;
-		vq->slot[k].tag = f[i].tag;
-		vq->avail->ring[vq->next_avail++ & vq->mask] = head;
-	}
-	if (i)
-		kick(vp, vq);
-	return i;
-}
-
-/* Takes a buffer only if it holds header + max_frame, so the device never has
- * to drop a frame for want of room (it would, silently, 5.1.6.3.1). */
+/* One queue pair: the port's queue 0 is the only one. */
 static uint16_t virtio_rx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
 {
-	struct virtio_port *vp = (struct virtio_port *)p;
 	(void)q;
-	return post(vp, &vp->rx, f, n, vp->hdr_len + p->info.max_frame, &p->counters[0].rx_errors);
-}
-
-static uint16_t virtio_tx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
-{
-	struct virtio_port *vp = (struct virtio_port *)p;
-	uint16_t sent = post(vp, &vp->tx, f, n, 0, &p->counters[0].tx_errors);
-	(void)q;
-	p->counters[0].tx_packets += sent;
-	for (uint16_t i = 0; i < sent; i++)
-		p->counters[0].tx_bytes += f[i].len;
-	return sent;
-}
-
-/* Takes up to max used entries: buffer, tag and the length the device wrote.
- * Acquire on the index so that the entries (and the buffers they describe) are
- * read only after it (2.4.8). */
-static uint16_t reap(struct vq *vq, struct lobo_frame *f, uint16_t max)
-{
-	uint16_t n = (uint16_t)(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) - vq->next_used);
-	n = n < max ? n : max;
-	for (uint16_t i = 0; i < n; i++) {
-		uint32_t at = vq->next_used++ & vq->mask;
-		uint16_t k = (uint16_t)((vq->used->ring[at].id & vq->mask) / vq->stride);
-		f[i] = (struct lobo_frame){.data = vq->slot[k].buf, .len = vq->used->ring[at].len, .tag = vq->slot[k].tag};
-		vq->slot[vq->nfree++].free = k;
-	}
-	return n;
+	return virtq_rx_post(&((struct virtio_port *)p)->rx, f, n);
 }
 
 static uint16_t virtio_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
 {
-	struct virtio_port *vp = (struct virtio_port *)p;
-	struct lobo_counters *c = &p->counters[0];
-	uint16_t n = reap(&vp->rx, f, max);
 	(void)q;
-	for (uint16_t i = 0; i < n; i++) {
-		bool bad = f[i].len < vp->hdr_len + 14;
-		f[i].data += vp->hdr_len;
-		f[i].len = bad ? 0 : f[i].len - vp->hdr_len;
-		f[i].flags = bad ? LOBO_F_ERROR : 0;
-		c->rx_errors += bad;
-		c->rx_packets += !bad;
-		c->rx_bytes += f[i].len;
-	}
-	return n;
+	return virtq_rx_poll(&((struct virtio_port *)p)->rx, f, max);
 }
 
-/* A frame's len is undefined here (lobo.h): it is what the device wrote, 0. */
+static uint16_t virtio_tx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
+{
+	(void)q;
+	return virtq_tx_post(&((struct virtio_port *)p)->tx, f, n);
+}
+
 static uint16_t virtio_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
 {
 	(void)q;
-	return reap(&((struct virtio_port *)p)->tx, f, max);
+	return virtq_tx_reclaim(&((struct virtio_port *)p)->tx, f, max);
 }
 
 /* One command on the control virtqueue (5.1.6.5): class, command and data in
@@ -293,7 +199,7 @@ static uint16_t virtio_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_f
 static int ctrl(struct lobo_port *p, uint8_t class, uint8_t cmd, const void *data, uint32_t len, char *err)
 {
 	struct virtio_port *vp = (struct virtio_port *)p;
-	struct vq *vq = &vp->ctrl;
+	struct virtq *vq = &vp->ctrl;
 	uint8_t *buf = vp->rings.base + vp->rings.len - 4096, *ack = buf + 2 + len;
 	uint64_t at = lobo_mem_dma(&vp->rings, buf);
 	if (!vq->size) {
@@ -304,13 +210,13 @@ static int ctrl(struct lobo_port *p, uint8_t class, uint8_t cmd, const void *dat
 	buf[1] = cmd;
 	memcpy(buf + 2, data, len);
 	*ack = 0xff;
-	vq->desc[0] = (struct vring_desc){at, 2 + len, DESC_F_NEXT, 1};
-	vq->desc[1] = (struct vring_desc){at + 2 + len, 1, DESC_F_WRITE, 0};
+	vq->desc[0] = (struct vring_desc){at, 2 + len, VRING_DESC_F_NEXT, 1};
+	vq->desc[1] = (struct vring_desc){at + 2 + len, 1, VRING_DESC_F_WRITE, 0};
 	vq->avail->ring[vq->next_avail++ & vq->mask] = 0;
-	kick(vp, vq);
+	virtq_publish(vq);
 	for (int us = 0; __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) != vq->next_avail && us < 1000000; us += 10)
 		nanosleep(&(struct timespec){.tv_nsec = 10000}, NULL);
-	if (*ack == 0)
+	if (__atomic_load_n(ack, __ATOMIC_RELAXED) == 0)
 		return 0;
 	lobo_err(err, "virtio: %s did not accept control command %u.%u", vp->base.pci.bdf, class, cmd);
 	return -EIO;
@@ -335,22 +241,32 @@ static int virtio_set_mc_list(struct lobo_port *p, const uint8_t (*mc)[6], uint1
 static int virtio_set_mtu(struct lobo_port *p, uint32_t mtu, char *err)
 {
 	struct virtio_port *vp = (struct virtio_port *)p;
-	uint32_t room = vp->rx.desc[0].len - vp->hdr_len;
+	uint32_t room = vp->rx.desc[0].len - vp->rx.hdr_len;
 	if (vp->rx.desc[0].len && mtu + 18 > room) {
 		lobo_err(err, "virtio: receive buffers of %u bytes hold an MTU of %u at most", vp->rx.desc[0].len, room - 18);
 		return -EINVAL;
 	}
-	p->info.max_frame = mtu + 18;
+	p->info.max_frame = vp->rx.max_frame = vp->tx.max_frame = mtu + 18;
 	return 0;
 }
 
+/* MAC and link from the device config, read again while config_generation
+ * moves under us (4.1.4.3.1): a MAC is never half old, half new. Legacy has
+ * no generation; a device that keeps changing it gets ten tries. */
 static void virtio_refresh_info(struct lobo_port *p)
 {
 	struct virtio_port *vp = (struct virtio_port *)p;
-	for (int i = 0; i < 6 && (vp->features & F_NET_MAC); i++)
-		p->info.mac[i] = (uint8_t)rd(vp->device, (size_t)i, 1);
-	/* virtio_net_config.status (5.1.4): bit 0 is VIRTIO_NET_S_LINK_UP. */
-	p->info.link_up = !(vp->features & F_NET_STATUS) || (rd(vp->device, 6, 2) & 1);
+	uint8_t before = 0;
+	for (int tries = 0; tries < 10; tries++) {
+		if (vp->modern)
+			before = (uint8_t)rd(vp->common, C_CONFIG_GENERATION, 1);
+		for (int i = 0; i < 6 && (vp->features & F_NET_MAC); i++)
+			p->info.mac[i] = (uint8_t)rd(vp->device, (size_t)i, 1);
+		/* virtio_net_config.status (5.1.4): bit 0 is VIRTIO_NET_S_LINK_UP. */
+		p->info.link_up = !(vp->features & F_NET_STATUS) || (rd(vp->device, 6, 2) & 1);
+		if (!vp->modern || before == (uint8_t)rd(vp->common, C_CONFIG_GENERATION, 1))
+			break;
+	}
 }
 
 static void virtio_close(struct lobo_port *p)
@@ -363,9 +279,9 @@ static void virtio_close(struct lobo_port *p)
 			lobo_pci_bar_close(&vp->bars[i]);
 	lobo_pci_close(&vp->base.pci);
 	lobo_mem_free(&vp->rings);
-	free(vp->rx.slot);
-	free(vp->tx.slot);
-	free(vp->ctrl.slot);
+	virtq_free(&vp->rx);
+	virtq_free(&vp->tx);
+	virtq_free(&vp->ctrl);
 	free(vp);
 }
 
@@ -380,14 +296,15 @@ static int init_device(struct virtio_port *vp, struct lobo_port_info *info, char
 	set_status(vp, S_ACKNOWLEDGE);
 	set_status(vp, S_ACKNOWLEDGE | S_DRIVER);
 	uint64_t needed = vp->modern ? F_VERSION_1 : F_ANY_LAYOUT;
-	vp->features = features(vp, false, 0) & (F_NET_MAC | F_NET_STATUS | F_CTRL_VQ | F_CTRL_RX | F_CTRL_MAC_ADDR |
-						 needed | (vp->modern ? F_ACCESS_PLATFORM : 0));
+	uint64_t modern_only = vp->modern ? F_ACCESS_PLATFORM | F_ORDER_PLATFORM : 0;
+	vp->features = device_features(vp) & (F_NET_MAC | F_NET_STATUS | F_CTRL_VQ | F_CTRL_RX | F_CTRL_MAC_ADDR |
+					      needed | modern_only);
 	if (!(vp->features & needed)) {
 		lobo_err(err, vp->modern ? "virtio: %s does not offer VIRTIO_F_VERSION_1: use ?virtio=legacy"
 				: "virtio: legacy %s lacks VIRTIO_F_ANY_LAYOUT, which lobo needs: use ?virtio=modern", bdf);
 		return -ENOTSUP;
 	}
-	features(vp, true, vp->features);
+	driver_features(vp, vp->features);
 	uint8_t s = (uint8_t)(S_ACKNOWLEDGE | S_DRIVER | (vp->modern ? S_FEATURES_OK : 0));
 	if (vp->modern) { /* legacy devices have no FEATURES_OK step */
 		set_status(vp, s);
@@ -396,7 +313,6 @@ static int init_device(struct virtio_port *vp, struct lobo_port_info *info, char
 			return -ENOTSUP;
 		}
 	}
-	vp->hdr_len = vp->modern ? 12 : 10; /* 5.1.6: num_buffers is there in 1.0 even without MRG_RXBUF */
 	/* A device without VIRTIO_F_ACCESS_PLATFORM (and every legacy one)
 	 * bypasses the IOMMU and takes physical addresses. */
 	bool bypass = !(vp->features & F_ACCESS_PLATFORM);
@@ -414,10 +330,33 @@ static int init_device(struct virtio_port *vp, struct lobo_port_info *info, char
 		rc = setup_queue(vp, &vp->ctrl, 2, 1, 2, &cursor, err);
 	if (rc)
 		return rc;
-	uint64_t zero_header = lobo_mem_dma(&vp->rings, vp->rings.base + vp->rings.len - 64);
-	for (uint16_t chain = 0; chain < vp->tx.size / 2; chain++)
-		vp->tx.desc[2 * chain] = (struct vring_desc){zero_header, vp->hdr_len, DESC_F_NEXT, (uint16_t)(2 * chain + 1)};
 	set_status(vp, s | S_DRIVER_OK);
+	info->rx_ring = vp->rx.size;
+	info->tx_ring = vp->tx.size / 2;
+	snprintf(info->mode, sizeof info->mode, "%s, %s", vp->modern ? "modern" : "legacy",
+		 !vp->mem->phys ? "vfio" : vp->base.pci.container < 0 ? "no-iommu (no isolation)" : "vfio, iommu bypassed");
+	return 0;
+}
+
+/* The device as the URI asks: modern through its capabilities, or legacy
+ * through its I/O BAR0. */
+static int find_interface(struct virtio_port *vp, const char *want, char *err)
+{
+	const char *bdf = vp->base.pci.bdf;
+	vp->modern = strcmp(want, "legacy") && find_modern(vp, err);
+	if (vp->modern)
+		return 0;
+	if (!strcmp(want, "modern")) {
+		lobo_err(err, "virtio: %s has no modern (1.0) interface: drop ?virtio=modern", bdf);
+		return -ENOTSUP;
+	}
+	vp->common = vp->notify = vp->device = (struct region){bar(vp, 0, err), 0};
+	vp->notify.off = L_QUEUE_NOTIFY;
+	vp->device.off = L_CONFIG;
+	if (!vp->common.bar || vp->bars[0].mmio) {
+		lobo_err(err, "virtio: %s has no legacy I/O BAR0: drop ?virtio=legacy", bdf);
+		return -ENOTSUP;
+	}
 	return 0;
 }
 
@@ -443,35 +382,19 @@ static int virtio_open(struct lobo_port **out, const char *bdf, const char *para
 		return -ENOMEM;
 	}
 	vp->mem = mem;
-	rc = lobo_pci_port_open(&vp->base, bdf, params, err);
+	vp->base.port.info = info;
+	rc = lobo_pci_port_open(&vp->base, bdf, params, mem, err);
 	if (rc) {
 		free(vp);
 		return rc;
 	}
-	vp->modern = strcmp(want, "legacy") && find_modern(vp, err);
-	if (!vp->modern && !strcmp(want, "modern")) {
-		lobo_err(err, "virtio: %s has no modern (1.0) interface: drop ?virtio=modern", bdf);
-		rc = -ENOTSUP;
-	} else if (!vp->modern) {
-		vp->common = vp->notify = vp->device = (struct region){bar(vp, 0, err), 0};
-		vp->notify.off = L_QUEUE_NOTIFY;
-		vp->device.off = L_CONFIG;
-		if (!vp->common.bar || vp->bars[0].mmio) {
-			lobo_err(err, "virtio: %s has no legacy I/O BAR0: drop ?virtio=legacy", bdf);
-			rc = -ENOTSUP;
-		}
-	}
+	rc = find_interface(vp, want, err);
 	if (!rc)
-		rc = init_device(vp, &info, err);
+		rc = init_device(vp, &vp->base.port.info, err);
 	if (rc) {
 		virtio_close(&vp->base.port); /* resets: no S_FAILED needed (3.1.1) */
 		return rc;
 	}
-	info.rx_ring = vp->rx.size;
-	info.tx_ring = vp->tx.size / 2;
-	snprintf(info.mode, sizeof info.mode, "%s, %s", vp->modern ? "modern" : "legacy",
-		 !vp->mem->phys ? "vfio" : vp->base.pci.container < 0 ? "no-iommu (no isolation)" : "vfio, iommu bypassed");
-	vp->base.port.info = info;
 	virtio_refresh_info(&vp->base.port);
 	*out = &vp->base.port;
 	return 0;

@@ -12,21 +12,10 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-static int group_number(const char *bdf)
-{
-	char path[96], link[128];
-	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/iommu_group", bdf);
-	ssize_t n = readlink(path, link, sizeof link - 1);
-	if (n <= 0)
-		return -1;
-	link[n] = 0;
-	return atoi(strrchr(link, '/') + 1);
-}
-
 int lobo_vfio_open(struct lobo_pci *pci, char *err)
 {
 	char path[32];
-	int group = group_number(pci->bdf);
+	int group = lobo_pci_iommu_group(pci->bdf);
 	snprintf(path, sizeof path, "/dev/vfio/%d", group);
 	pci->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
 	pci->group = open(path, O_RDWR | O_CLOEXEC);
@@ -86,22 +75,16 @@ int lobo_vfio_map(struct lobo_pci *pci, struct lobo_mem *mem, char *err)
 					 : "the address may be beyond the IOMMU's width: try ?vfio=0 as root");
 		return -errno;
 	}
-	mem->iommu_mapped++;
-	pci->mapped[pci->mapped[0] ? 1 : 0] = mem;
 	return 0;
 }
 
+/* Closing the container unmaps and unpins everything mapped into it. */
 void lobo_vfio_close(struct lobo_pci *pci)
 {
-	for (int i = 0; i < 2; i++) {
-		struct lobo_mem *mem = pci->mapped[i];
-		if (!mem)
-			continue;
-		struct vfio_iommu_type1_dma_unmap unmap = {
-			.argsz = sizeof unmap, .iova = (uintptr_t)mem->base, .size = mem->len};
-		ioctl(pci->container, VFIO_IOMMU_UNMAP_DMA, &unmap);
-		mem->iommu_mapped--;
-		pci->mapped[i] = NULL;
+	for (int i = 0; i < LOBO_PCI_MAX_IOVA; i++) {
+		if (pci->iova[i])
+			pci->iova[i]->iommu_mapped--;
+		pci->iova[i] = NULL;
 	}
 	if (pci->device_fd >= 0)
 		close(pci->device_fd);

@@ -1,4 +1,5 @@
-/* lobo list: kernel interfaces and PCI network devices, read from sysfs. */
+/* lobo list: kernel interfaces and PCI network devices, read from sysfs;
+ * lobo reset: a PCI device back to a state where nothing of lobo's is left. */
 #include "tools.h"
 
 #include <dirent.h>
@@ -114,6 +115,7 @@ static bool add_pci(const char *dir, const char *name, void *out, int i)
 	p->device = (uint16_t)strtoul(device, NULL, 16);
 	read_driver(dir, "driver", p->driver, sizeof p->driver);
 	p->lobo_driver = lobo_pci_driver_name(p->vendor, p->device);
+	lobo_pci_kernel_use(name, p->kernel_use, sizeof p->kernel_use);
 	return true;
 }
 
@@ -125,4 +127,13 @@ int list_ifaces(struct list_iface *out, int max, char *err)
 int list_pci_nics(struct list_pci *out, int max, char *err)
 {
 	return each_dir("/sys/bus/pci/devices", max, err, add_pci, out);
+}
+
+int tool_reset(const char *uri, size_t *released, char *err)
+{
+	if (strncmp(uri, "pci:", 4) || strchr(uri, '?')) {
+		tool_err(err, "reset takes a PCI device, pci:BDF: only devices lobo drives hold memory for a killed run");
+		return -EINVAL;
+	}
+	return lobo_pci_reset(uri + 4, released, err);
 }

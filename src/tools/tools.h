@@ -110,8 +110,13 @@ struct list_pci {
 	char bdf[16], driver[32];
 	uint16_t vendor, device;
 	const char *lobo_driver; /* NULL: lobo has no driver for it */
+	char kernel_use[96];     /* "eth0 (addresses, routes)": lobo takes it only with ?force=1 */
 };
 int list_ifaces(struct list_iface *out, int max, char *err);
 int list_pci_nics(struct list_pci *out, int max, char *err);
+
+/* lobo reset pci:BDF: the device reset and the DMA memory a killed lobo left
+ * to it freed (*released bytes). */
+int tool_reset(const char *uri, size_t *released, char *err);
 
 #endif

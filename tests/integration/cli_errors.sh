@@ -37,6 +37,11 @@ expect "bad value" blast null: --size 60 --count many
 expect "either --size" blast null:
 expect "needs an output file" capture null:
 expect "two ports" fwd null:
+expect "reset needs one port" reset
+expect "reset takes a PCI device, pci:BDF" reset null:
+expect "reset takes a PCI device, pci:BDF" reset "pci:00:03.0?vfio=0"
+expect "is not a PCI address" reset pci:00:zz
+expect "no PCI device at 0000:ff:1f.7" reset pci:ff:1f.7
 head -c 100 /dev/urandom >"$tmp/garbage.pcap"
 expect "garbage.pcap" blast null: --pcap "$tmp/garbage.pcap" --count 1
 expect "missing.pcap" blast null: --pcap "$tmp/missing.pcap" --count 1
@@ -53,6 +58,8 @@ expect "bad filter" capture null: -w "$tmp/x.pcap" --count 1 "udp port banana"
 if [ "$(id -u)" -eq 0 ]; then
 	AS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 	expect "needs root" capture afpacket:lo -w /dev/null --count 1
+	any=$(ls /sys/bus/pci/devices | head -n1)
+	[ -z "$any" ] || expect "resetting $any needs root" reset "pci:$any"
 	AS=(env)
 fi
 

@@ -1,6 +1,8 @@
 #!/bin/bash
 # lobo list shows each interface with its MAC, state and driver, and every PCI
-# network device with its ID, bound driver and lobo's driver for it.
+# network device with its ID, bound driver and lobo's driver for it, marking
+# those whose interface the kernel uses (up, with addresses or routes): on a
+# VM, the NIC the machine is reached through.
 . "$(dirname "$0")/common.inc"
 need_root
 mkns clist
@@ -24,4 +26,27 @@ if set(pci) != nics:
 for r in pci.values():
     if r["id"] in ("1af4:1000", "1af4:1041") and r["lobo"] != "virtio":
         sys.exit(f"{r} should name lobo's virtio driver")
+PY
+"$L" list --json >"$tmp/list0.json" || { echo "lobo list failed"; exit 1; }
+$PY - "$tmp/list0.json" <<'PY'
+import glob, json, os, subprocess, sys
+def ip(*args):
+    return subprocess.run(["ip", "-o", *args], capture_output=True, text=True).stdout.splitlines()
+def used(n):   # up, and an address or a route beyond IPv6 link-local and multicast
+    if not int(open(f"/sys/class/net/{n}/flags").read(), 16) & 1:
+        return ""
+    addr = any(" inet " in l or "scope link" not in l for l in ip("addr", "show", "dev", n) if " inet" in l)
+    v6 = [l.split() for l in ip("-6", "route", "show", "table", "all", "dev", n)]
+    route = bool(ip("-4", "route", "show", "dev", n)) or any(
+        not (w[1] if w[0] in ("local", "anycast", "multicast", "unicast") else w[0]).startswith(("fe80", "ff"))
+        for w in v6)
+    return ", ".join(x for x, y in (("addresses", addr), ("routes", route)) if y)
+for r in (json.loads(l) for l in open(sys.argv[1])):
+    if r["type"] != "pci":
+        continue
+    nets = glob.glob(f"/sys/bus/pci/devices/{r['bdf']}/net/*") + glob.glob(f"/sys/bus/pci/devices/{r['bdf']}/virtio*/net/*")
+    want = ", ".join(f"{n} ({used(n)})" for n in map(os.path.basename, nets) if used(n))
+    if r["kernel_use"] != want:
+        sys.exit(f"{r['bdf']}: kernel_use {r['kernel_use']!r}, wanted {want!r}")
+    print(f"{r['bdf']}: {want or 'not in use by the kernel'}")
 PY
