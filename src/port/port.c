@@ -11,6 +11,9 @@ static const struct lobo_port_ops *const schemes[] = {
 	&lobo_xdp_ops,
 #endif
 	&lobo_pci_ops,
+#ifdef LOBO_HAVE_DPDK
+	&lobo_dpdk_ops,
+#endif
 };
 
 int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *mem, char *err)
@@ -45,7 +48,7 @@ int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *me
 		snprintf((*port)->info.driver, sizeof (*port)->info.driver, "%s", (*port)->ops->scheme);
 		return 0;
 	}
-	lobo_err(err, "unknown port scheme in '%s': use null:, pcap:FILE, afpacket:IF, tap:NAME, xdp:IF or pci:BDF", uri);
+	lobo_err(err, "unknown port scheme in '%s': use null:, pcap:FILE, afpacket:IF, tap:NAME, xdp:IF, pci:BDF or dpdk:DEVARGS", uri);
 	return -EINVAL;
 }
 

@@ -28,7 +28,7 @@ struct lobo_port {
 };
 
 extern const struct lobo_port_ops lobo_null_ops, lobo_pcap_ops, lobo_afpacket_ops,
-	lobo_tap_ops, lobo_xdp_ops, lobo_pci_ops;
+	lobo_tap_ops, lobo_xdp_ops, lobo_pci_ops, lobo_dpdk_ops;
 
 /* URI parameters: "key=value&key=value". Unknown keys are the caller's to
  * reject with lobo_params_check. */
