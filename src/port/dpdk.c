@@ -93,6 +93,7 @@ static struct {
 	int rc;                 /* 0: not tried, 1: running, <0: failed */
 	bool pci;               /* the PCI bus is on */
 	int zc_ops;             /* index of lobo_zc, <0: DPDK had no slot left */
+	uint64_t owner;         /* lobo's ethdev owner id: a device is opened once */
 	char why[LOBO_ERR_LEN]; /* why the start failed, for every later open */
 	char first_warning[160];
 	struct extmem {
@@ -243,6 +244,7 @@ static int eal_start(const char *bdf, char *err)
 	eal.rc = 1;
 	eal.pci = bdf || getenv("LOBO_EAL_ARGS");
 	eal.zc_ops = rte_mempool_register_ops(&zc_ops);
+	rte_eth_dev_owner_new(&eal.owner);
 	dpdk_said(NULL);
 	return 0;
 }
@@ -681,16 +683,20 @@ static int pci_check(const char *name, char bdf[16], char *err)
 	return 0;
 }
 
-/* The ethdev for devargs: probed now, or already by the EAL (-a, --vdev). */
+/* The ethdev for devargs, probed now or already by the EAL (-a, --vdev), and
+ * owned by lobo, so that a second open of it fails before touching it. */
 static int probe(const char *devargs, const char *name, uint16_t *id, char *err)
 {
-	if (!rte_eth_dev_get_port_by_name(name, id))
-		return 0;
+	struct rte_eth_dev_owner owner = {.id = eal.owner, .name = "lobo"};
 	dpdk_said(NULL);
-	if (rte_dev_probe(devargs) || rte_eth_dev_get_port_by_name(name, id)) {
+	if (rte_eth_dev_get_port_by_name(name, id) && (rte_dev_probe(devargs) || rte_eth_dev_get_port_by_name(name, id))) {
 		lobo_err(err, "dpdk: cannot open '%.60s': %.100s: check the PMD's name and arguments", devargs,
 			 dpdk_said("no such ethdev"));
 		return -ENODEV;
+	}
+	if (rte_eth_dev_owner_set(*id, &owner)) {
+		lobo_err(err, "dpdk: %s is open already: open each device once", name);
+		return -EBUSY;
 	}
 	return 0;
 }
@@ -769,14 +775,15 @@ static int configure(struct dpdk_port *dp, uint16_t nrx, uint16_t ntx, char *err
 	if (!rc)
 		rc = rte_eth_dev_adjust_nb_rx_tx_desc(dp->id, &nrx, &ntx);
 	if (rc) {
-		lobo_err(err, "dpdk: cannot configure %s: %s", rte_dev_name(dp->dev),
-			 rc == -EBUSY ? "it is open already: open each device once" : dpdk_said(rte_strerror(-rc)));
+		lobo_err(err, "dpdk: cannot configure %s: %s", rte_dev_name(dp->dev), dpdk_said(rte_strerror(-rc)));
 		return rc;
 	}
 	uint32_t rx_cap = pow2_at_least(2u * nrx), tx_cap = pow2_at_least(2u * ntx);
 	snprintf(name, sizeof name, "lobo%u_copy", dp->id);
-	dp->copy = rte_pktmbuf_pool_create(name, queues * (nrx + ntx + BURST) + 128, 64, PRIV_SIZE, dp->buf,
-					   rte_eth_dev_socket_id(dp->id));
+	/* DPDK's size at least: some PMDs want more room than the caller's buffers have
+	 * (net_af_packet: its whole frame slot), and then get copies. */
+	dp->copy = rte_pktmbuf_pool_create(name, queues * (nrx + ntx + BURST) + 128, 64, PRIV_SIZE,
+					   RTE_MAX(dp->buf, RTE_MBUF_DEFAULT_BUF_SIZE), rte_eth_dev_socket_id(dp->id));
 	if (!dp->copy) {
 		lobo_err(err, "dpdk: cannot create a mempool for %u buffers: %s", queues * (nrx + ntx + BURST),
 			 dpdk_said(rte_strerror(rte_errno)));
