@@ -26,7 +26,7 @@ static const char usage[] =
 	"  top [--interval S]                 live counters of running lobo programs\n"
 	"common options: --count N  --duration S  --json  --help\n"
 	"fwd and blast: --batch N  frames per port call, 1..256 (default 32)\n"
-	"ports: null:[?size=N]  pcap:FILE  afpacket:IF  tap:NAME  xdp:IF  pci:BDF,\n"
+	"ports: null:[?size=N]  pcap:FILE  afpacket:IF  tap:NAME  xdp:IF  pci:BDF  dpdk:DEVARGS,\n"
 	"       each taking ?queues=N&rx_ring=N&tx_ring=N\n";
 
 /* Each command, the options it takes (by short letter) and its help. */
@@ -233,6 +233,13 @@ static int list(bool json)
 		       nics[i].driver, nics[i].lobo_driver ? nics[i].lobo_driver : "-");
 	if (!json && !np)
 		printf("(no PCI network devices)\n");
+	const char *dpdk = list_dpdk_version();
+	if (json)
+		printf("{\"type\":\"dpdk\",\"built_in\":%s,\"version\":\"%s\"}\n", dpdk ? "true" : "false", dpdk ? dpdk : "");
+	else if (dpdk)
+		printf("\ndpdk: ports: built in (DPDK %s), for NICs lobo does not drive: bind one to vfio-pci, open dpdk:BDF\n", dpdk);
+	else
+		printf("\ndpdk: ports: not built in (install libdpdk-dev and rebuild)\n");
 	return 0;
 }
 

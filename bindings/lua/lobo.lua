@@ -89,7 +89,8 @@ local M = {COUNTERS = {"rx_packets", "rx_bytes", "rx_dropped", "rx_errors", "tx_
 -- liblobo.so: $LOBO_LIB, else the build tree this file sits in, else the installed one.
 local function load()
   local repo = debug.getinfo(1, "S").source:match("^@(.-)bindings/lua/[^/]*$")
-  local tried = {repo and repo .. "build/liblobo.so", "liblobo.so", "/usr/local/lib/x86_64-linux-gnu/liblobo.so"}
+  local tried = {"liblobo.so", "/usr/local/lib/x86_64-linux-gnu/liblobo.so"}
+  if repo then table.insert(tried, 1, repo .. "build/liblobo.so") end
   if os.getenv("LOBO_LIB") then tried = {os.getenv("LOBO_LIB")} end
   for _, path in ipairs(tried) do
     local ok, lib = pcall(ffi.load, path)

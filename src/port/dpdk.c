@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <sched.h>
@@ -196,7 +197,10 @@ static int eal_init_quiet(int argc, char **argv, char *said, size_t len)
 		dup2(scratch, STDOUT_FILENO);
 		dup2(scratch, STDERR_FILENO);
 	}
+	int saved_opterr = opterr; /* a program that parsed its own options may have silenced getopt */
+	opterr = 1;
 	int rc = rte_eal_init(argc, argv) < 0 ? -rte_errno : 0;
+	opterr = saved_opterr;
 	fflush(stdout);
 	fflush(stderr);
 	if (quiet) {

@@ -126,3 +126,12 @@ int list_pci_nics(struct list_pci *out, int max, char *err)
 {
 	return each_dir("/sys/bus/pci/devices", max, err, add_pci, out);
 }
+
+const char *list_dpdk_version(void)
+{
+#ifdef LOBO_DPDK_VERSION
+	return LOBO_DPDK_VERSION;
+#else
+	return NULL;
+#endif
+}
