@@ -64,6 +64,7 @@ struct rxq {
 	struct lobo_ring posted; /* posted buffers not lent yet */
 	struct rte_mbuf **idle;  /* headers not lent */
 	uint32_t nidle, lent, polls;
+	uint32_t posted_seen; /* posted buffers at the last poll, while not started */
 	bool ready;              /* headers initialised: mempool population is over */
 };
 
@@ -79,7 +80,8 @@ struct dpdk_port {
 	uint16_t id;
 	struct rte_device *dev;
 	struct lobo_mem *mem;
-	bool dma, pa, copy_mode, pmd_copies, registered, mapped;
+	bool dma, pa, copy_mode, pmd_copies, registered, mapped, started;
+	uint16_t rx_desc;         /* descriptors per rx queue */
 	uint16_t buf;             /* data room of every rx buffer, headroom included */
 	struct rte_mempool *copy; /* DPDK's own buffers, for every copy */
 	uint64_t missed;          /* rte_eth_stats imissed counted so far */
@@ -426,6 +428,23 @@ fail:
 
 /* ------------------------------------------------------------- receive */
 
+static bool start(struct dpdk_port *dp)
+{
+	if (!dp->started && !rte_eth_dev_start(dp->id)) {
+		dp->started = true;
+		rte_eth_promiscuous_enable(dp->id); /* a forwarder takes every frame; -ENOTSUP is fine */
+	}
+	return dp->started;
+}
+
+static bool rx_rings_full(const struct dpdk_port *dp)
+{
+	for (uint16_t q = 0; q < dp->port.info.queues; q++)
+		if (dp->rx[q].posted.tail - dp->rx[q].posted.head < dp->rx_desc)
+			return false;
+	return true;
+}
+
 static uint16_t dpdk_rx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
 {
 	struct dpdk_port *dp = (struct dpdk_port *)p;
@@ -434,7 +453,10 @@ static uint16_t dpdk_rx_post(struct lobo_port *p, uint16_t qi, const struct lobo
 	uint16_t ok = 0;
 	while (ok < n && ok < room && f[ok].len >= dp->buf && reachable(dp, f[ok].data, dp->buf))
 		ok++;
-	return lobo_ring_put(&q->posted, f, ok);
+	ok = lobo_ring_put(&q->posted, f, ok);
+	if (!dp->started && rx_rings_full(dp))
+		start(dp);
+	return ok;
 }
 
 /* The PMD hands a VLAN tag over in the mbuf and puts it back only into
@@ -501,10 +523,16 @@ static uint16_t dpdk_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame
 	struct rte_mbuf *m[BURST];
 	/* No more than the buffers to deliver into: a PMD that allocates as it
 	 * receives (net_null, net_af_packet) then never needs DPDK's own. */
-	uint32_t can = q->lent + (q->posted.tail - q->posted.head);
+	uint32_t posted = q->posted.tail - q->posted.head;
+	if (!dp->started && posted && posted == q->posted_seen) /* the caller posts no more: go */
+		start(dp);
+	q->posted_seen = posted;
+	uint32_t can = dp->started ? q->lent + posted : 0;
 	uint16_t want = (uint16_t)(max < can ? max : can), got = 0;
 	if (qi == 0 && ++q->polls % POLLS_PER_STATS == 0)
 		count_missed(dp);
+	if (!want) /* and a stopped port's rx_burst complains on stderr */
+		return 0;
 	uint16_t n = rte_eth_rx_burst(dp->id, qi, m, want < BURST ? want : BURST);
 	uint64_t bytes = 0;
 	for (uint16_t i = 0; i < n; i++) {
@@ -578,6 +606,8 @@ static uint16_t dpdk_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo
 	uint16_t of[BURST], k = 0, h = 0, i, j, nhdr;
 	bool copied[BURST];
 	uint32_t room = q->done.mask + 1 - q->outstanding;
+	if (!n || !start(dp))
+		return 0;
 	n = (uint16_t)(n < room ? n : room);
 	n = n < BURST ? n : BURST;
 	/* Raw headers, as freed (one segment, no flags): tx_attach sets the rest. */
@@ -622,7 +652,7 @@ static uint16_t dpdk_tx_reclaim(struct lobo_port *p, uint16_t qi, struct lobo_fr
 	struct dpdk_port *dp = (struct dpdk_port *)p;
 	struct txq *q = &dp->tx[qi];
 	/* PMDs free sent mbufs when they need ring space; an idle one is asked to. */
-	if (q->done.tail == q->done.head && q->outstanding && !q->no_cleanup)
+	if (q->done.tail == q->done.head && q->outstanding && !q->no_cleanup && dp->started)
 		q->no_cleanup = rte_eth_tx_done_cleanup(dp->id, qi, 0) == -ENOTSUP;
 	uint16_t n = lobo_ring_take(&q->done, f, max);
 	q->outstanding -= n;
@@ -806,11 +836,16 @@ static int configure(struct dpdk_port *dp, uint16_t nrx, uint16_t ntx, char *err
 	}
 	if (rc)
 		return rc;
+	/* Started once to see that it starts, then stopped until the caller has
+	 * posted a ring's worth of buffers, or polls without posting more, or
+	 * sends: a PMD that fills its rx ring at start would otherwise fill it
+	 * with DPDK's buffers, and copy. */
 	if ((rc = rte_eth_dev_start(dp->id))) {
 		lobo_err(err, "dpdk: cannot start %s: %s", rte_dev_name(dp->dev), dpdk_said(rte_strerror(-rc)));
 		return rc;
 	}
-	rte_eth_promiscuous_enable(dp->id); /* a forwarder takes every frame; -ENOTSUP is fine */
+	rte_eth_dev_stop(dp->id);
+	dp->rx_desc = nrx;
 	dp->port.info.rx_ring = (uint16_t)RTE_MIN(rx_cap, 32768u);
 	dp->port.info.tx_ring = (uint16_t)RTE_MIN(tx_cap, 32768u);
 	return 0;
