@@ -10,8 +10,9 @@
  * when the PMD frees the mbuf, the callback queues the buffer for tx_reclaim.
  * Copies happen only where they must, and are counted: when a PMD refuses the
  * mempool (or copy=1), when a DMA device cannot reach a frame (outside the
- * registered lobo_mem), when the PMD refills its ring while nothing is posted,
- * and inside PMDs that copy by nature (net_af_packet, net_pcap, net_tap).
+ * registered lobo_mem), when the PMD fills its ring while nothing is posted
+ * (those that fill it at setup: the first ring's worth of frames), and inside
+ * PMDs that copy by nature (net_af_packet, net_pcap, net_tap).
  *
  * The EAL is started once per process, by the first dpdk: port, with
  * --no-huge --no-shconf --no-pci for a virtual device (no hugepages, no files,
@@ -64,7 +65,6 @@ struct rxq {
 	struct lobo_ring posted; /* posted buffers not lent yet */
 	struct rte_mbuf **idle;  /* headers not lent */
 	uint32_t nidle, lent, polls;
-	uint32_t posted_seen; /* posted buffers at the last poll, while not started */
 	bool ready;              /* headers initialised: mempool population is over */
 };
 
@@ -81,7 +81,6 @@ struct dpdk_port {
 	struct rte_device *dev;
 	struct lobo_mem *mem;
 	bool dma, pa, copy_mode, pmd_copies, registered, mapped, started;
-	uint16_t rx_desc;         /* descriptors per rx queue */
 	uint16_t buf;             /* data room of every rx buffer, headroom included */
 	struct rte_mempool *copy; /* DPDK's own buffers, for every copy */
 	uint64_t missed;          /* rte_eth_stats imissed counted so far */
@@ -114,9 +113,9 @@ static ssize_t log_write(void *cookie, const char *buf, size_t len)
 	(void)cookie;
 	if (getenv("LOBO_DPDK_LOG"))
 		fwrite(buf, 1, len, stderr);
-	size_t line = strcspn(buf, "\n");
+	const char *end = memchr(buf, '\n', len); /* buf is not a string */
 	if (!eal.first_warning[0] && rte_log_cur_msg_loglevel() <= (int)RTE_LOG_WARNING)
-		snprintf(eal.first_warning, sizeof eal.first_warning, "%.*s", (int)(line < len ? line : len), buf);
+		snprintf(eal.first_warning, sizeof eal.first_warning, "%.*s", (int)(end ? end - buf : (long)len), buf);
 	return (ssize_t)len;
 }
 
@@ -368,7 +367,8 @@ static int zc_enqueue(struct rte_mempool *mp, void *const *obj, unsigned n)
 }
 
 /* The PMD wants n buffers: posted ones first; while nothing is posted, DPDK's
- * own (a PMD that fills its whole ring at start would fail without them). */
+ * own (a PMD that fills its whole ring at setup or start fails without them,
+ * or spins: virtio's vector rearm). */
 static int zc_dequeue(struct rte_mempool *mp, void **obj, unsigned n)
 {
 	struct rxq *q = mp->pool_data;
@@ -428,23 +428,6 @@ fail:
 
 /* ------------------------------------------------------------- receive */
 
-static bool start(struct dpdk_port *dp)
-{
-	if (!dp->started && !rte_eth_dev_start(dp->id)) {
-		dp->started = true;
-		rte_eth_promiscuous_enable(dp->id); /* a forwarder takes every frame; -ENOTSUP is fine */
-	}
-	return dp->started;
-}
-
-static bool rx_rings_full(const struct dpdk_port *dp)
-{
-	for (uint16_t q = 0; q < dp->port.info.queues; q++)
-		if (dp->rx[q].posted.tail - dp->rx[q].posted.head < dp->rx_desc)
-			return false;
-	return true;
-}
-
 static uint16_t dpdk_rx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
 {
 	struct dpdk_port *dp = (struct dpdk_port *)p;
@@ -453,10 +436,7 @@ static uint16_t dpdk_rx_post(struct lobo_port *p, uint16_t qi, const struct lobo
 	uint16_t ok = 0;
 	while (ok < n && ok < room && f[ok].len >= dp->buf && reachable(dp, f[ok].data, dp->buf))
 		ok++;
-	ok = lobo_ring_put(&q->posted, f, ok);
-	if (!dp->started && rx_rings_full(dp))
-		start(dp);
-	return ok;
+	return lobo_ring_put(&q->posted, f, ok);
 }
 
 /* The PMD hands a VLAN tag over in the mbuf and puts it back only into
@@ -523,29 +503,25 @@ static uint16_t dpdk_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame
 	struct rte_mbuf *m[BURST];
 	/* No more than the buffers to deliver into: a PMD that allocates as it
 	 * receives (net_null, net_af_packet) then never needs DPDK's own. */
-	uint32_t posted = q->posted.tail - q->posted.head;
-	if (!dp->started && posted && posted == q->posted_seen) /* the caller posts no more: go */
-		start(dp);
-	q->posted_seen = posted;
-	uint32_t can = dp->started ? q->lent + posted : 0;
+	uint32_t can = q->lent + (q->posted.tail - q->posted.head);
 	uint16_t want = (uint16_t)(max < can ? max : can), got = 0;
 	if (qi == 0 && ++q->polls % POLLS_PER_STATS == 0)
 		count_missed(dp);
-	if (!want) /* and a stopped port's rx_burst complains on stderr */
+	if (!want)
 		return 0;
 	uint16_t n = rte_eth_rx_burst(dp->id, qi, m, want < BURST ? want : BURST);
 	uint64_t bytes = 0;
 	for (uint16_t i = 0; i < n; i++) {
-		f[got] = (struct lobo_frame){0};
-		if (m[i]->nb_segs > 1 && m[i]->pool == q->zc) {
-			rte_pktmbuf_free(m[i]); /* scatter is off: only a broken PMD chains */
+		if (m[i]->pool != q->zc) {
+			if (!deliver_copy(q, m[i], &f[got], c))
+				continue;
+		} else if (m[i]->nb_segs > 1) { /* scatter is off: only a broken PMD chains */
+			rte_pktmbuf_free(m[i]);
 			c->rx_errors++;
 			continue;
-		}
-		if (m[i]->pool == q->zc)
+		} else {
 			deliver_lent(q, m[i], &f[got]);
-		else if (!deliver_copy(q, m[i], &f[got], c))
-			continue;
+		}
 		bytes += f[got++].len;
 	}
 	c->rx_packets += got;
@@ -565,16 +541,15 @@ static void tx_sent(void *addr, void *opaque)
 		lobo_ring_put(&p->q->done, &p->frame, 1);
 }
 
+/* A frame in DPDK's own buffer (there is room: max_frame <= buf - headroom). */
 static struct rte_mbuf *tx_copy(struct dpdk_port *dp, const struct lobo_frame *f)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->copy);
-	char *d = m ? rte_pktmbuf_append(m, (uint16_t)f->len) : NULL;
-	if (m && !d) {
-		rte_pktmbuf_free(m);
-		return NULL;
+	if (m) {
+		memcpy(rte_pktmbuf_mtod(m, void *), f->data, f->len);
+		m->data_len = (uint16_t)f->len;
+		m->pkt_len = f->len;
 	}
-	if (d)
-		memcpy(d, f->data, f->len);
 	return m;
 }
 
@@ -606,8 +581,6 @@ static uint16_t dpdk_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo
 	uint16_t of[BURST], k = 0, h = 0, i, j, nhdr;
 	bool copied[BURST];
 	uint32_t room = q->done.mask + 1 - q->outstanding;
-	if (!n || !start(dp))
-		return 0;
 	n = (uint16_t)(n < room ? n : room);
 	n = n < BURST ? n : BURST;
 	/* Raw headers, as freed (one segment, no flags): tx_attach sets the rest. */
@@ -652,7 +625,7 @@ static uint16_t dpdk_tx_reclaim(struct lobo_port *p, uint16_t qi, struct lobo_fr
 	struct dpdk_port *dp = (struct dpdk_port *)p;
 	struct txq *q = &dp->tx[qi];
 	/* PMDs free sent mbufs when they need ring space; an idle one is asked to. */
-	if (q->done.tail == q->done.head && q->outstanding && !q->no_cleanup && dp->started)
+	if (q->done.tail == q->done.head && q->outstanding && !q->no_cleanup)
 		q->no_cleanup = rte_eth_tx_done_cleanup(dp->id, qi, 0) == -ENOTSUP;
 	uint16_t n = lobo_ring_take(&q->done, f, max);
 	q->outstanding -= n;
@@ -687,7 +660,8 @@ static void free_queues(struct dpdk_port *dp)
 static void dpdk_close(struct lobo_port *p)
 {
 	struct dpdk_port *dp = (struct dpdk_port *)p;
-	rte_eth_dev_stop(dp->id); /* sent mbufs come back through tx_sent, lent ones through zc_enqueue */
+	if (dp->started) /* sent mbufs come back through tx_sent, lent ones through zc_enqueue */
+		rte_eth_dev_stop(dp->id);
 	if (dp->dma)
 		dma_unmap(dp);
 	rte_eth_dev_close(dp->id);
@@ -836,16 +810,12 @@ static int configure(struct dpdk_port *dp, uint16_t nrx, uint16_t ntx, char *err
 	}
 	if (rc)
 		return rc;
-	/* Started once to see that it starts, then stopped until the caller has
-	 * posted a ring's worth of buffers, or polls without posting more, or
-	 * sends: a PMD that fills its rx ring at start would otherwise fill it
-	 * with DPDK's buffers, and copy. */
 	if ((rc = rte_eth_dev_start(dp->id))) {
 		lobo_err(err, "dpdk: cannot start %s: %s", rte_dev_name(dp->dev), dpdk_said(rte_strerror(-rc)));
 		return rc;
 	}
-	rte_eth_dev_stop(dp->id);
-	dp->rx_desc = nrx;
+	dp->started = true;
+	rte_eth_promiscuous_enable(dp->id); /* a forwarder takes every frame; -ENOTSUP is fine */
 	dp->port.info.rx_ring = (uint16_t)RTE_MIN(rx_cap, 32768u);
 	dp->port.info.tx_ring = (uint16_t)RTE_MIN(tx_cap, 32768u);
 	return 0;
@@ -916,14 +886,12 @@ static int dpdk_open(struct lobo_port **out, const char *arg, const char *params
 	if (dp->dma && (rc = dma_map(dp, err)))
 		goto unmap;
 	if ((rc = configure(dp, info.rx_ring, info.tx_ring, err)))
-		goto close;
+		goto unmap;
 	snprintf(dp->port.info.mode, sizeof dp->port.info.mode, "%s, %s", di.driver_name,
 		 dp->copy_mode ? "copy" : dp->pmd_copies ? "pmd copies" : "zero-copy");
 	dpdk_refresh_info(&dp->port);
 	*out = &dp->port;
 	return 0;
-close:
-	rte_eth_dev_stop(id);
 unmap:
 	if (dp->dma)
 		dma_unmap(dp);
