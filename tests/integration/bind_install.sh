@@ -7,6 +7,7 @@
 need_root
 BUILD=$(realpath "$(dirname "$(realpath "$L")")/../..")
 [ -f "$BUILD/liblobo.so" ] || { echo "no liblobo.so next to $L"; exit 77; }
+ldd "$BUILD/liblobo.so" | grep -q libasan && { echo "an ASan build: its liblobo.so is for the tests in build/"; exit 77; }
 command -v luajit >/dev/null || { echo "no luajit (apt-get install luajit)"; exit 77; }
 /usr/bin/python3 -m venv "$tmp/venv" || { echo "cannot make a venv (apt-get install python3-venv)"; exit 77; }
 "$tmp/venv/bin/pip" install --no-index -q ./bindings/python >"$tmp/pip.log" 2>&1 ||
