@@ -572,36 +572,41 @@ static void tx_untake(struct rte_mbuf *m)
 	rte_pktmbuf_free(m);
 }
 
+/* The mbuf that sends f: a header with f attached or, where f cannot be lent
+ * (copy=1, or a DMA device cannot reach it), DPDK's copy. NULL: none left. */
+static struct rte_mbuf *tx_mbuf(struct dpdk_port *dp, struct txq *q, const struct lobo_frame *f, bool *copied)
+{
+	struct rte_mbuf *m;
+	*copied = dp->copy_mode || !reachable(dp, f->data, f->len);
+	if (*copied)
+		return tx_copy(dp, f);
+	if (rte_mempool_get(q->hdr, (void **)&m)) /* raw, as freed: tx_attach sets the rest */
+		return NULL;
+	tx_attach(dp, q, m, f);
+	return m;
+}
+
 static uint16_t dpdk_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
 {
 	struct dpdk_port *dp = (struct dpdk_port *)p;
 	struct txq *q = &dp->tx[qi];
 	struct lobo_counters *c = &p->counters[qi];
-	struct rte_mbuf *m[BURST], *hdr[BURST];
-	uint16_t of[BURST], k = 0, h = 0, i, j, nhdr;
+	struct rte_mbuf *m[BURST];
+	uint16_t of[BURST], k = 0, i, j; /* m[j] sends f[of[j]] */
 	bool copied[BURST];
 	uint32_t room = q->done.mask + 1 - q->outstanding;
-	n = (uint16_t)(n < room ? n : room);
-	n = n < BURST ? n : BURST;
-	/* Raw headers, as freed (one segment, no flags): tx_attach sets the rest. */
-	for (nhdr = n; nhdr && rte_mempool_get_bulk(q->hdr, (void **)hdr, nhdr); nhdr /= 2)
-		;
+	n = (uint16_t)RTE_MIN(RTE_MIN((uint32_t)n, room), (uint32_t)BURST);
 	for (i = 0; i < n; i++) {
-		if (f[i].len < 14 || f[i].len > p->info.max_frame) /* taken and failed, below */
-			continue;
-		copied[k] = dp->copy_mode || !reachable(dp, f[i].data, f[i].len);
-		if (copied[k] ? !(m[k] = tx_copy(dp, &f[i])) : h >= nhdr)
+		if (f[i].len < 14 || f[i].len > p->info.max_frame)
+			continue; /* taken, and failed below */
+		if (!(m[k] = tx_mbuf(dp, q, &f[i], &copied[k])))
 			break;
-		if (!copied[k])
-			tx_attach(dp, q, m[k] = hdr[h++], &f[i]);
 		of[k++] = i;
 	}
 	uint16_t sent = rte_eth_tx_burst(dp->id, qi, m, k);
-	uint16_t taken = sent < k ? of[sent] : i;
+	uint16_t taken = sent < k ? of[sent] : i; /* the frames before the first one not sent */
 	for (j = sent; j < k; j++)
 		tx_untake(m[j]);
-	if (h < nhdr)
-		rte_mempool_put_bulk(q->hdr, (void **)hdr + h, nhdr - h);
 	uint64_t bytes = 0;
 	for (i = 0, j = 0; i < taken; i++) {
 		if (j < sent && of[j] == i) {
