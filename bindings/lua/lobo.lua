@@ -144,9 +144,9 @@ function Port:rx_poll(q, f, max) return C.lobo_rx_poll(self.c, q, f, max) end
 function Port:tx_post(q, f, n) return C.lobo_tx_post(self.c, q, f, n) end
 function Port:tx_reclaim(q, f, max) return C.lobo_tx_reclaim(self.c, q, f, max) end
 function Port:counters_of(q) return C.lobo_port_counters(self.c, q) end -- writable, as in C
-function Port:close()
+function Port:close() -- a call after it raises (false is no pointer)
   if self.c then C.lobo_port_close(ffi.gc(self.c, nil)) end
-  self.c = nil
+  self.c = false
 end
 -- Link state, MAC and the rest, refreshed, as a table (not for the fast path).
 function Port:info()

@@ -56,6 +56,14 @@ def field_view(frames, field):
     return memoryview(frames).cast('B').cast('I')[at // 4::size // 4]
 
 
+class _Closed:
+    """What a closed object holds instead of its C object: false, and refused by
+    ctypes (ArgumentError), so a call after close() raises instead of crashing."""
+
+    def __bool__(self):
+        return False
+
+
 class _Closing:
     def __enter__(self):
         return self
@@ -64,14 +72,15 @@ class _Closing:
         self.close()
 
     def __del__(self):
-        self.close()
+        if hasattr(self, 'c'):
+            self.close()
 
 
 class Mem(_Closing):
     """A memory region frames live in (hugepages when the system has them)."""
 
     def __init__(self, size):
-        self.c = None
+        self.c = _Closed()
         c = lobo_mem()
         _call(lib.lobo_mem_alloc, ctypes.byref(c), size)
         self.c = c
@@ -79,14 +88,14 @@ class Mem(_Closing):
     def close(self):
         if self.c:
             lib.lobo_mem_free(ctypes.byref(self.c))
-        self.c = None
+        self.c = _Closed()
 
 
 class Pool(_Closing):
     """Fixed-size buffers carved from a Mem; tag = buffer index."""
 
     def __init__(self, mem, buf_size, count, offset=0):
-        self.c, self.mem = None, mem
+        self.c, self.mem = _Closed(), mem
         c = lobo_pool()
         _call(lib.lobo_pool_init, ctypes.byref(c), ctypes.byref(mem.c), offset, buf_size, count)
         self.c, self._ref = c, ctypes.byref(c)
@@ -104,14 +113,14 @@ class Pool(_Closing):
     def close(self):
         if self.c:
             lib.lobo_pool_destroy(self._ref)
-        self.c = None
+        self.c = self._ref = _Closed()
 
 
 class Port(_Closing):
     """A port by URI, over `mem` (kept as long as the port: it may be registered with a device)."""
 
     def __init__(self, uri, mem=None):
-        self.c, self.mem, self.uri = None, mem, uri
+        self.c, self.mem, self.uri = _Closed(), mem, uri
         p = ctypes.c_void_p()
         _call(lib.lobo_port_open, ctypes.byref(p), uri.encode(), ctypes.byref(mem.c) if mem else None)
         self.c = p
@@ -148,14 +157,14 @@ class Port(_Closing):
     def close(self):
         if self.c:
             lib.lobo_port_close(self.c)
-        self.c = None
+        self.c = _Closed()
 
 
 class Stats(_Closing):
     """Counters of ports published to /run/lobo/<pid> for `lobo top`."""
 
     def __init__(self, program):
-        self.c, self.ports = None, []
+        self.c, self.ports = _Closed(), []
         c = lobo_stats()
         _call(lib.lobo_stats_open, ctypes.byref(c), program.encode())
         self.c = c
@@ -170,4 +179,4 @@ class Stats(_Closing):
     def close(self):
         if self.c:
             lib.lobo_stats_close(ctypes.byref(self.c))
-        self.c = None
+        self.c = _Closed()
