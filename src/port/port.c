@@ -48,6 +48,12 @@ int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *me
 		snprintf((*port)->info.driver, sizeof (*port)->info.driver, "%s", (*port)->ops->scheme);
 		return 0;
 	}
+#ifndef LOBO_HAVE_DPDK
+	if (!strncmp(uri, "dpdk:", 5)) {
+		lobo_err(err, "'%s': this lobo is built without dpdk: ports: install libdpdk-dev and rebuild", uri);
+		return -ENOTSUP;
+	}
+#endif
 	lobo_err(err, "unknown port scheme in '%s': use null:, pcap:FILE, afpacket:IF, tap:NAME, xdp:IF, pci:BDF or dpdk:DEVARGS", uri);
 	return -EINVAL;
 }
