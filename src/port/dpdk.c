@@ -731,9 +731,8 @@ static int rx_setup(struct dpdk_port *dp, uint16_t qi, uint16_t desc, struct lob
 	}
 	if (q->zc && !rte_eth_rx_queue_setup(dp->id, qi, desc, socket, NULL, q->zc))
 		return 0;
-	rte_mempool_free(q->zc); /* the PMD wants mbufs of its own kind: copy */
+	rte_mempool_free(q->zc); /* the PMD wants mbufs of its own kind: receive into them, and copy */
 	q->zc = NULL;
-	dp->copy_mode = true;
 	if (rte_eth_rx_queue_setup(dp->id, qi, desc, socket, NULL, dp->copy)) {
 		lobo_err(err, "dpdk: cannot set up rx queue %u of %s: %s", qi, rte_dev_name(dp->dev), dpdk_said("rx_queue_setup failed"));
 		return -EIO;
@@ -767,24 +766,21 @@ static uint32_t pow2_at_least(uint32_t n)
 /* Device queues, pools and start. Each queue holds twice its descriptors in
  * buffers, so the PMD's refill finds posted buffers while the caller has a
  * batch in hand (info.rx_ring tells the caller). */
-static int configure(struct dpdk_port *dp, uint16_t nrx, uint16_t ntx, char *err)
+static int configure(struct dpdk_port *dp, const struct rte_eth_dev_info *di, uint16_t nrx, uint16_t ntx, char *err)
 {
-	struct rte_eth_dev_info di;
 	struct rte_eth_conf conf = {0};
 	uint16_t queues = dp->port.info.queues;
 	char name[RTE_MEMPOOL_NAMESIZE];
-	int rc = rte_eth_dev_info_get(dp->id, &di);
-	if (!rc && (queues > di.max_rx_queues || queues > di.max_tx_queues)) {
+	if (queues > di->max_rx_queues || queues > di->max_tx_queues) {
 		lobo_err(err, "dpdk: %s has %u rx and %u tx queues: ask for queues=%u at most", rte_dev_name(dp->dev),
-			 di.max_rx_queues, di.max_tx_queues, RTE_MIN(di.max_rx_queues, di.max_tx_queues));
+			 di->max_rx_queues, di->max_tx_queues, RTE_MIN(di->max_rx_queues, di->max_tx_queues));
 		return -EINVAL;
 	}
 	if (queues > 1) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_hf = di.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+		conf.rx_adv_conf.rss_conf.rss_hf = di->flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
 	}
-	if (!rc)
-		rc = rte_eth_dev_configure(dp->id, queues, queues, &conf);
+	int rc = rte_eth_dev_configure(dp->id, queues, queues, &conf);
 	if (!rc)
 		rc = rte_eth_dev_adjust_nb_rx_tx_desc(dp->id, &nrx, &ntx);
 	if (rc) {
@@ -824,6 +820,17 @@ static int configure(struct dpdk_port *dp, uint16_t nrx, uint16_t ntx, char *err
 	dp->port.info.rx_ring = (uint16_t)RTE_MIN(rx_cap, 32768u);
 	dp->port.info.tx_ring = (uint16_t)RTE_MIN(tx_cap, 32768u);
 	return 0;
+}
+
+/* What is copied: everything (copy=1), what the PMD receives into its own
+ * buffers, what the PMD itself copies, or nothing. */
+static const char *mode(const struct dpdk_port *dp)
+{
+	if (dp->copy_mode)
+		return "copy";
+	if (!dp->rx[0].zc)
+		return "rx copied";
+	return dp->pmd_copies ? "pmd copies" : "zero-copy";
 }
 
 static int dpdk_open(struct lobo_port **out, const char *arg, const char *params,
@@ -890,10 +897,9 @@ static int dpdk_open(struct lobo_port **out, const char *arg, const char *params
 	dp->port.info = info;
 	if (dp->dma && (rc = dma_map(dp, err)))
 		goto unmap;
-	if ((rc = configure(dp, info.rx_ring, info.tx_ring, err)))
+	if ((rc = configure(dp, &di, info.rx_ring, info.tx_ring, err)))
 		goto unmap;
-	snprintf(dp->port.info.mode, sizeof dp->port.info.mode, "%s, %s", di.driver_name,
-		 dp->copy_mode ? "copy" : dp->pmd_copies ? "pmd copies" : "zero-copy");
+	snprintf(dp->port.info.mode, sizeof dp->port.info.mode, "%s, %s", di.driver_name, mode(dp));
 	dpdk_refresh_info(&dp->port);
 	*out = &dp->port;
 	return 0;
