@@ -20,7 +20,7 @@
  * these; lobo always adds --no-telemetry and --lcores 0@(the caller's CPUs), so
  * the EAL does not move the calling thread. DPDK's log stays off the terminal
  * (LOBO_DPDK_LOG=1 shows it); its first warning goes into err. */
-#define ALLOW_EXPERIMENTAL_API /* rte_dev_dma_map: experimental in 22.11, stable since 23.11 */
+#define ALLOW_EXPERIMENTAL_API /* rte_dev_dma_map is experimental in DPDK 22.11 */
 #include "pci.h"
 #include "port.h"
 
