@@ -135,6 +135,13 @@ static int list(bool json)
 	}
 	if (!json && !np)
 		printf("(no PCI network devices)\n");
+	const char *dpdk = list_dpdk_version();
+	if (json)
+		printf("{\"type\":\"dpdk\",\"built_in\":%s,\"version\":\"%s\"}\n", dpdk ? "true" : "false", dpdk ? dpdk : "");
+	else if (dpdk)
+		printf("\ndpdk: ports: built in (DPDK %s), for NICs lobo does not drive: bind one to vfio-pci, open dpdk:BDF\n", dpdk);
+	else
+		printf("\ndpdk: ports: not built in (install libdpdk-dev and rebuild)\n");
 	return 0;
 }
 

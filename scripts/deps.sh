@@ -3,7 +3,8 @@
 # when everything is present, because `make` runs it every time.
 set -eu
 PKGS="meson ninja-build pkg-config gcc libcmocka-dev libpcap-dev libmnl-dev tcpdump tshark libxdp-dev
-      libbpf-dev xdp-tools python3-scapy iproute2 iputils-ping ethtool gnuplot-nox cloc dpdk-dev clang xxd"
+      libbpf-dev xdp-tools python3-scapy iproute2 iputils-ping ethtool gnuplot-nox cloc dpdk-dev clang xxd
+      libdpdk-dev luajit python3-venv"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

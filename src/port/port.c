@@ -11,6 +11,9 @@ static const struct lobo_port_ops *const schemes[] = {
 	&lobo_xdp_ops,
 #endif
 	&lobo_pci_ops,
+#ifdef LOBO_HAVE_DPDK
+	&lobo_dpdk_ops,
+#endif
 };
 
 /* shadow= and exception= (only schemes that list them as known get here
@@ -66,7 +69,13 @@ int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *me
 		snprintf((*port)->info.driver, sizeof (*port)->info.driver, "%s", (*port)->ops->scheme);
 		return open_shadow(port, q ? q + 1 : "", err);
 	}
-	lobo_err(err, "unknown port scheme in '%s': use null:, pcap:FILE, afpacket:IF, tap:NAME, xdp:IF or pci:BDF", uri);
+#ifndef LOBO_HAVE_DPDK
+	if (!strncmp(uri, "dpdk:", 5)) {
+		lobo_err(err, "'%s': this lobo is built without dpdk: ports: install libdpdk-dev and rebuild", uri);
+		return -ENOTSUP;
+	}
+#endif
+	lobo_err(err, "unknown port scheme in '%s': use null:, pcap:FILE, afpacket:IF, tap:NAME, xdp:IF, pci:BDF or dpdk:DEVARGS", uri);
 	return -EINVAL;
 }
 

@@ -52,7 +52,7 @@ struct lobo_port {
 };
 
 extern const struct lobo_port_ops lobo_null_ops, lobo_pcap_ops, lobo_afpacket_ops,
-	lobo_tap_ops, lobo_xdp_ops, lobo_pci_ops;
+	lobo_tap_ops, lobo_xdp_ops, lobo_pci_ops, lobo_dpdk_ops;
 
 /* Gives an open port a shadow interface `name` (shadow.c); filter: a pcap
  * filter choosing the exception frames, or "" for the default. The shadow's

@@ -137,3 +137,12 @@ int tool_reset(const char *uri, size_t *released, char *err)
 	}
 	return lobo_pci_reset(uri + 4, released, err);
 }
+
+const char *list_dpdk_version(void)
+{
+#ifdef LOBO_DPDK_VERSION
+	return LOBO_DPDK_VERSION;
+#else
+	return NULL;
+#endif
+}

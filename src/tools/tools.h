@@ -114,6 +114,8 @@ struct list_pci {
 };
 int list_ifaces(struct list_iface *out, int max, char *err);
 int list_pci_nics(struct list_pci *out, int max, char *err);
+/* The DPDK this lobo's dpdk: ports were built with, or NULL: none. */
+const char *list_dpdk_version(void);
 
 /* lobo reset pci:BDF: the device reset and the DMA memory a killed lobo left
  * to it freed (*released bytes). */

@@ -9,7 +9,8 @@ mkns clist
 ip -n clist link add clist-v0 type veth peer name clist-v1
 ip -n clist link set clist-v0 up
 ip netns exec clist "$L" list --json >"$tmp/list.json" || { echo "lobo list failed"; exit 1; }
-ip netns exec clist $PY - "$tmp/list.json" <<'PY'
+works=0; "$L" fwd dpdk:net_null0 null: --count 1 >/dev/null 2>&1 && works=1
+ip netns exec clist env DPDK_WORKS=$works $PY - "$tmp/list.json" <<'PY'
 import glob, json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 ifs = {r["name"]: r for r in rows if r["type"] == "interface"}
@@ -23,6 +24,9 @@ nics = {os.path.basename(d) for d in glob.glob("/sys/bus/pci/devices/*") if open
 pci = {r["bdf"]: r for r in rows if r["type"] == "pci"}
 if set(pci) != nics:
     sys.exit(f"PCI network devices {sorted(pci)} != {sorted(nics)}")
+dpdk = [r for r in rows if r["type"] == "dpdk"]
+if len(dpdk) != 1 or dpdk[0]["built_in"] != (os.environ["DPDK_WORKS"] == "1"):
+    sys.exit(f"lobo list says {dpdk} about dpdk: ports, but opening dpdk:net_null0 {'works' if os.environ['DPDK_WORKS'] == '1' else 'fails'}")
 for r in pci.values():
     if r["id"] in ("1af4:1000", "1af4:1041") and r["lobo"] != "virtio":
         sys.exit(f"{r} should name lobo's virtio driver")

@@ -1,0 +1,926 @@
+/* dpdk:DEVARGS[?queues=N&rx_ring=N&tx_ring=N&buf=BYTES&copy=1] — an ethdev of
+ * DPDK 22.11 behind lobo's four calls, for NICs lobo has no driver for yet.
+ * DEVARGS is what DPDK's --vdev and -a take: net_null0, net_af_packet0,iface=eth1,
+ * or a PCI address bound to vfio-pci (0000:00:08.0).
+ *
+ * Frames stay in the caller's memory. Receive: each queue's mempool is lobo's
+ * own mempool driver ("lobo_zc"), whose mbuf headers carry the caller's posted
+ * buffers as pinned external buffers, so the PMD receives straight into them.
+ * Transmit: each frame is attached to an mbuf header (rte_pktmbuf_attach_extbuf);
+ * when the PMD frees the mbuf, the callback queues the buffer for tx_reclaim.
+ * Copies happen only where they must, and are counted: when a PMD refuses the
+ * mempool (or copy=1), when a DMA device cannot reach a frame (outside the
+ * registered lobo_mem), when the PMD fills its ring while nothing is posted
+ * (those that fill it at setup: the first ring's worth of frames), and inside
+ * PMDs that copy by nature (net_af_packet, net_pcap, net_tap).
+ *
+ * The EAL is started once per process, by the first dpdk: port, with
+ * --no-huge --no-shconf --no-pci for a virtual device (no hugepages, no files,
+ * no PCI scan) and --in-memory -a BDF for a PCI device. LOBO_EAL_ARGS replaces
+ * these; lobo always adds --no-telemetry and --lcores 0@(the caller's CPUs), so
+ * the EAL does not move the calling thread. DPDK's log stays off the terminal
+ * (LOBO_DPDK_LOG=1 shows it); its first warning goes into err. */
+#define ALLOW_EXPERIMENTAL_API /* rte_dev_dma_map is experimental in DPDK 22.11 */
+#include "pci.h"
+#include "port.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#define BURST 256 /* the most frames one call moves (the tools' --batch limit) */
+#define ZC_OPS "lobo_zc"
+#define POLLS_PER_STATS 4096u /* rte_eth_stats_get may be a syscall per queue */
+
+struct txq;
+struct dpdk_port;
+
+/* lobo's part of every mbuf (the private area after the header). */
+struct mbuf_priv {
+	struct rte_mbuf_ext_shared_info shinfo;
+	struct lobo_frame frame; /* the caller's buffer the mbuf carries */
+	struct txq *q;           /* tx: whose done ring it joins once sent; NULL: not taken */
+};
+#define PRIV_SIZE RTE_ALIGN(sizeof(struct mbuf_priv), RTE_MBUF_PRIV_ALIGN)
+
+struct rxq {
+	struct dpdk_port *dp;
+	struct rte_mempool *zc;  /* headers lent to the PMD with posted buffers; NULL: copy mode */
+	struct lobo_ring posted; /* posted buffers not lent yet */
+	struct rte_mbuf **idle;  /* headers not lent */
+	uint32_t nidle, lent, polls;
+	bool ready;              /* headers initialised: mempool population is over */
+};
+
+struct txq {
+	struct rte_mempool *hdr;
+	struct lobo_ring done;
+	uint32_t outstanding; /* taken by tx_post, not reclaimed yet */
+	bool no_cleanup;      /* the PMD has no tx_done_cleanup */
+};
+
+struct dpdk_port {
+	struct lobo_port port;
+	uint16_t id;
+	struct rte_device *dev;
+	struct lobo_mem *mem;
+	bool dma, pa, copy_mode, pmd_copies, registered, mapped, started;
+	uint16_t buf;             /* data room of every rx buffer, headroom included */
+	struct rte_mempool *copy; /* DPDK's own buffers, for every copy */
+	uint64_t missed;          /* rte_eth_stats imissed counted so far */
+	struct rxq rx[LOBO_MAX_QUEUES];
+	struct txq tx[LOBO_MAX_QUEUES];
+	struct lobo_frame *slots; /* the posted and done rings of every queue */
+};
+
+/* The EAL is one per process and starts once, so this is the one piece of
+ * process-wide state in lobo. */
+static struct {
+	int rc;                 /* 0: not tried, 1: running, <0: failed */
+	bool pci;               /* the PCI bus is on */
+	int zc_ops;             /* index of lobo_zc, <0: DPDK had no slot left */
+	uint64_t owner;         /* lobo's ethdev owner id: a device is opened once */
+	char why[LOBO_ERR_LEN]; /* why the start failed, for every later open */
+	char first_warning[160];
+	struct extmem {
+		struct lobo_mem *mem;
+		int refs;
+	} extmem[8];
+} eal;
+
+static const char *const copying_pmds[] = {"net_af_packet", "net_pcap", "net_tap"};
+
+/* ------------------------------------------------------------- DPDK's log */
+
+static ssize_t log_write(void *cookie, const char *buf, size_t len)
+{
+	(void)cookie;
+	if (getenv("LOBO_DPDK_LOG"))
+		fwrite(buf, 1, len, stderr);
+	const char *end = memchr(buf, '\n', len); /* buf is not a string */
+	if (!eal.first_warning[0] && rte_log_cur_msg_loglevel() <= (int)RTE_LOG_WARNING)
+		snprintf(eal.first_warning, sizeof eal.first_warning, "%.*s", (int)(end ? end - buf : (long)len), buf);
+	return (ssize_t)len;
+}
+
+/* The first warning DPDK logged since the last call, or `dflt`. */
+static const char *dpdk_said(const char *dflt)
+{
+	static char said[sizeof eal.first_warning];
+	snprintf(said, sizeof said, "%s", eal.first_warning[0] ? eal.first_warning : dflt);
+	eal.first_warning[0] = 0;
+	return said;
+}
+
+/* ------------------------------------------------------------------- EAL */
+
+/* --lcores=0@(CPUS): the main lcore on every CPU the caller may run on, so
+ * that rte_eal_init's pinning of the calling thread changes nothing. */
+static void lcores_arg(char *out, size_t len)
+{
+	cpu_set_t set;
+	size_t at = (size_t)snprintf(out, len, "--lcores=0@(");
+	if (sched_getaffinity(0, sizeof set, &set)) {
+		snprintf(out, len, "--lcores=0@(0)");
+		return;
+	}
+	for (int c = 0; c < CPU_SETSIZE && at < len; c++) {
+		if (!CPU_ISSET(c, &set) || (c > 0 && CPU_ISSET(c - 1, &set)))
+			continue;
+		int e = c;
+		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, &set))
+			e++;
+		at += (size_t)snprintf(out + at, len - at, e > c ? "%d-%d," : "%d,", c, e);
+	}
+	if (at < len)
+		out[at - 1] = ')';
+}
+
+/* Splits a copy of LOBO_EAL_ARGS, or lobo's defaults, into argv after argv[0..fixed). */
+static int eal_argv(char **argv, int fixed, int max, char *words, size_t len, const char *bdf)
+{
+	const char *user = getenv("LOBO_EAL_ARGS");
+	if (user)
+		snprintf(words, len, "%s", user);
+	else if (bdf)
+		snprintf(words, len, "--in-memory -a %s", bdf);
+	else
+		snprintf(words, len, "--no-huge --no-shconf --no-pci -m 512");
+	int argc = fixed;
+	for (char *save, *w = strtok_r(words, " \t", &save); w && argc < max - 1; w = strtok_r(NULL, " \t", &save))
+		argv[argc++] = w;
+	argv[argc] = NULL;
+	return argc;
+}
+
+static bool hugepages_free(void)
+{
+	char line[128];
+	long n = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "HugePages_Free: %ld", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n > 0;
+}
+
+static const struct rte_mempool_ops zc_ops;
+
+/* rte_eal_init prints its usage on stdout and getopt's complaints on stderr
+ * when it dislikes an argument: both go to a scratch file meanwhile, so that a
+ * failure stays one line, and the complaint (first line of stderr) into `said`. */
+static int eal_init_quiet(int argc, char **argv, char *said, size_t len)
+{
+	int out = dup(STDOUT_FILENO), errfd = dup(STDERR_FILENO), scratch = memfd_create("lobo-eal", MFD_CLOEXEC);
+	bool quiet = out >= 0 && errfd >= 0 && scratch >= 0 && !getenv("LOBO_DPDK_LOG");
+	*said = 0;
+	fflush(stdout);
+	fflush(stderr);
+	if (quiet) {
+		dup2(scratch, STDOUT_FILENO);
+		dup2(scratch, STDERR_FILENO);
+	}
+	int saved_opterr = opterr; /* a program that parsed its own options may have silenced getopt */
+	opterr = 1;
+	int rc = rte_eal_init(argc, argv) < 0 ? -rte_errno : 0;
+	opterr = saved_opterr;
+	fflush(stdout);
+	fflush(stderr);
+	if (quiet) {
+		dup2(out, STDOUT_FILENO);
+		dup2(errfd, STDERR_FILENO);
+		ssize_t n = pread(scratch, said, len - 1, 0);
+		said[n > 0 ? n : 0] = 0;
+		said[strcspn(said, "\n")] = 0;
+	}
+	if (out >= 0)
+		close(out);
+	if (errfd >= 0)
+		close(errfd);
+	if (scratch >= 0)
+		close(scratch);
+	return rc;
+}
+
+static int eal_start(const char *bdf, char *err)
+{
+	char lcores[256], words[1024], said[160], *argv[64] = {"lobo", "--no-telemetry", lcores};
+	if (eal.rc > 0)
+		return 0;
+	if (eal.rc < 0)
+		return lobo_err(err, "%s", eal.why), eal.rc;
+	if (bdf && !getenv("LOBO_EAL_ARGS") && !hugepages_free()) {
+		lobo_err(err, "dpdk: DPDK needs hugepages to drive %s and none are free: echo 256 > /proc/sys/vm/nr_hugepages", bdf);
+		return -ENOMEM;
+	}
+	lcores_arg(lcores, sizeof lcores);
+	int argc = eal_argv(argv, 3, 64, words, sizeof words, bdf);
+	FILE *log = fopencookie(NULL, "w", (cookie_io_functions_t){.write = log_write});
+	if (log) {
+		setvbuf(log, NULL, _IOLBF, BUFSIZ); /* one write per line */
+		rte_openlog_stream(log);
+	}
+	int rc = eal_init_quiet(argc, argv, said, sizeof said);
+	if (rc) {
+		const char *why = strncmp(said, "lobo: ", 6) ? dpdk_said("rte_eal_init failed") : said + 6; /* getopt's */
+		lobo_err(eal.why, "dpdk: cannot start DPDK's EAL: %.100s: check LOBO_EAL_ARGS ('%.60s')", why,
+			 getenv("LOBO_EAL_ARGS") ? getenv("LOBO_EAL_ARGS") : "unset");
+		eal.rc = rc;
+		return lobo_err(err, "%s", eal.why), rc;
+	}
+	eal.rc = 1;
+	eal.pci = bdf || getenv("LOBO_EAL_ARGS");
+	eal.zc_ops = rte_mempool_register_ops(&zc_ops);
+	rte_eth_dev_owner_new(&eal.owner);
+	dpdk_said(NULL);
+	return 0;
+}
+
+/* ------------------------------------------------------ memory and DMA */
+
+static bool reachable(const struct dpdk_port *dp, const uint8_t *p, uint32_t len)
+{
+	const struct lobo_mem *m = dp->mem;
+	return !dp->dma || (m && p >= m->base && p + len <= m->base + m->len);
+}
+
+static rte_iova_t iova(const struct dpdk_port *dp, const uint8_t *p)
+{
+	return dp->dma && dp->pa ? lobo_mem_dma(dp->mem, p) : (rte_iova_t)(uintptr_t)p;
+}
+
+static struct extmem *extmem_slot(const struct lobo_mem *mem)
+{
+	struct extmem *free_slot = NULL;
+	for (size_t i = 0; i < sizeof eal.extmem / sizeof eal.extmem[0]; i++) {
+		if (eal.extmem[i].mem == mem)
+			return &eal.extmem[i];
+		if (!eal.extmem[i].mem && !free_slot)
+			free_slot = &eal.extmem[i];
+	}
+	return free_slot;
+}
+
+/* The caller's region, known to DPDK as external memory (once) and mapped
+ * for this device: one mapping at IOVA = VA, or one per page at its
+ * physical address when the EAL runs in IOVA-as-PA mode. */
+static int dma_map(struct dpdk_port *dp, char *err)
+{
+	struct lobo_mem *m = dp->mem;
+	struct extmem *x = extmem_slot(m);
+	size_t pages = m->len / m->page_size;
+	if (!x) {
+		lobo_err(err, "dpdk: too many memory regions registered with DPDK: share one lobo_mem between ports");
+		return -ENOSPC;
+	}
+	if (dp->pa && !m->phys && lobo_mem_resolve_phys(m, err))
+		return -EPERM;
+	if (!x->refs && rte_extmem_register(m->base, m->len, dp->pa ? m->phys : NULL, (unsigned)pages, m->page_size)) {
+		lobo_err(err, "dpdk: cannot register lobo's memory with DPDK: %s", dpdk_said(rte_strerror(rte_errno)));
+		return -rte_errno;
+	}
+	x->mem = m;
+	x->refs++;
+	dp->registered = dp->mapped = true;
+	for (size_t i = 0; i < (dp->pa ? pages : 1); i++) {
+		size_t at = i * m->page_size, len = dp->pa ? m->page_size : m->len;
+		if (rte_dev_dma_map(dp->dev, m->base + at, iova(dp, m->base + at), len) && rte_errno != EEXIST) {
+			lobo_err(err, "dpdk: cannot map lobo's memory for DMA by %s: %s", rte_dev_name(dp->dev),
+				 dpdk_said(rte_strerror(rte_errno)));
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+static void dma_unmap(struct dpdk_port *dp)
+{
+	struct lobo_mem *m = dp->mem;
+	struct extmem *x = extmem_slot(m);
+	size_t pages = m->len / m->page_size;
+	for (size_t i = 0; dp->mapped && i < (dp->pa ? pages : 1); i++)
+		rte_dev_dma_unmap(dp->dev, m->base + i * m->page_size, iova(dp, m->base + i * m->page_size),
+				  dp->pa ? m->page_size : m->len);
+	if (dp->registered && --x->refs == 0) {
+		rte_extmem_unregister(m->base, m->len);
+		x->mem = NULL;
+	}
+}
+
+/* ------------------------------------------- lobo_zc, the rx mempool */
+
+/* A header the PMD gets: the caller's buffer attached, as DPDK's pinned
+ * external buffers are (rte_pktmbuf_pool_create_extbuf), headroom kept. The
+ * rest is as a freed mbuf leaves it (next NULL, one segment): PMDs that want
+ * more call rte_pktmbuf_reset themselves. */
+static void lend(struct rxq *q, struct rte_mbuf *m, const struct lobo_frame *f)
+{
+	((struct mbuf_priv *)rte_mbuf_to_priv(m))->frame = *f;
+	m->buf_addr = f->data;
+	rte_mbuf_iova_set(m, iova(q->dp, f->data));
+	m->buf_len = q->dp->buf;
+	m->data_off = RTE_PKTMBUF_HEADROOM;
+	m->ol_flags = RTE_MBUF_F_EXTERNAL;
+}
+
+static int zc_alloc(struct rte_mempool *mp)
+{
+	mp->pool_data = mp->pool_config;
+	return 0;
+}
+
+static void zc_free(struct rte_mempool *mp) { (void)mp; }
+
+/* Headers coming back. One still carrying a buffer was never delivered (the
+ * PMD dropped the frame or stopped): the buffer is still the caller's posted one. */
+static int zc_enqueue(struct rte_mempool *mp, void *const *obj, unsigned n)
+{
+	struct rxq *q = mp->pool_data;
+	for (unsigned i = 0; i < n; i++) {
+		struct mbuf_priv *p = rte_mbuf_to_priv((struct rte_mbuf *)obj[i]);
+		if (q->ready && p->frame.data) {
+			lobo_ring_put(&q->posted, &p->frame, 1);
+			p->frame.data = NULL;
+			q->lent--;
+		}
+		q->idle[q->nidle++] = obj[i];
+	}
+	return 0;
+}
+
+/* The PMD wants n buffers: posted ones first; while nothing is posted, DPDK's
+ * own (a PMD that fills its whole ring at setup or start fails without them,
+ * or spins: virtio's vector rearm). */
+static int zc_dequeue(struct rte_mempool *mp, void **obj, unsigned n)
+{
+	struct rxq *q = mp->pool_data;
+	uint32_t posted = q->posted.tail - q->posted.head;
+	unsigned zc = n < posted ? n : posted;
+	if (zc < n && rte_mempool_get_bulk(q->dp->copy, obj + zc, n - zc))
+		return -ENOBUFS;
+	for (unsigned i = 0; i < zc; i++) {
+		obj[i] = q->idle[--q->nidle];
+		lend(q, obj[i], &q->posted.slot[(q->posted.head + i) & q->posted.mask]);
+	}
+	q->posted.head += zc;
+	q->lent += zc;
+	return 0;
+}
+
+static unsigned zc_count(const struct rte_mempool *mp) { return ((struct rxq *)mp->pool_data)->nidle; }
+
+static const struct rte_mempool_ops zc_ops = {
+	.name = ZC_OPS, .alloc = zc_alloc, .free = zc_free,
+	.enqueue = zc_enqueue, .dequeue = zc_dequeue, .get_count = zc_count,
+};
+
+static void zc_header_init(struct rte_mempool *mp, void *opaque, void *obj, unsigned idx)
+{
+	struct rte_mbuf *m = obj;
+	struct mbuf_priv *p = rte_mbuf_to_priv(m);
+	(void)opaque;
+	rte_pktmbuf_init(mp, NULL, m, idx);
+	*p = (struct mbuf_priv){.shinfo = {.refcnt = 1}};
+	m->shinfo = &p->shinfo;
+	m->ol_flags = RTE_MBUF_F_EXTERNAL;
+}
+
+/* As rte_pktmbuf_pool_create_extbuf builds a pool of headers, with lobo_zc
+ * as the mempool driver. */
+static struct rte_mempool *zc_pool(struct rxq *q, const char *name, uint32_t n, int socket)
+{
+	struct rte_pktmbuf_pool_private priv = {.mbuf_data_room_size = q->dp->buf, .mbuf_priv_size = PRIV_SIZE,
+						.flags = RTE_PKTMBUF_POOL_F_PINNED_EXT_BUF};
+	struct rte_mempool *mp = rte_mempool_create_empty(name, n, sizeof(struct rte_mbuf) + PRIV_SIZE, 0,
+							  sizeof priv, socket, 0);
+	if (!mp)
+		return NULL;
+	if (rte_mempool_set_ops_byname(mp, ZC_OPS, q))
+		goto fail;
+	rte_pktmbuf_pool_init(mp, &priv);
+	if (rte_mempool_populate_default(mp) < 0)
+		goto fail;
+	rte_mempool_obj_iter(mp, zc_header_init, NULL);
+	q->ready = true;
+	return mp;
+fail:
+	rte_mempool_free(mp);
+	return NULL;
+}
+
+/* ------------------------------------------------------------- receive */
+
+static uint16_t dpdk_rx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
+{
+	struct dpdk_port *dp = (struct dpdk_port *)p;
+	struct rxq *q = &dp->rx[qi];
+	uint32_t room = q->posted.mask + 1 - (q->posted.tail - q->posted.head) - q->lent;
+	uint16_t ok = 0;
+	while (ok < n && ok < room && f[ok].len >= dp->buf && reachable(dp, f[ok].data, dp->buf))
+		ok++;
+	return lobo_ring_put(&q->posted, f, ok);
+}
+
+/* The PMD hands a VLAN tag over in the mbuf and puts it back only into
+ * direct mbufs (rte_vlan_insert): put it back into the frame, in the headroom. */
+static void vlan_reinsert(struct rte_mbuf *m)
+{
+	uint8_t *d = (uint8_t *)rte_pktmbuf_prepend(m, 4);
+	if (!d)
+		return;
+	memmove(d, d + 4, 12);
+	d[12] = 0x81, d[13] = 0x00;
+	d[14] = (uint8_t)(m->vlan_tci >> 8), d[15] = (uint8_t)m->vlan_tci;
+	m->ol_flags &= ~RTE_MBUF_F_RX_VLAN_STRIPPED;
+}
+
+static void deliver_lent(struct rxq *q, struct rte_mbuf *m, struct lobo_frame *out)
+{
+	struct mbuf_priv *p = rte_mbuf_to_priv(m);
+	if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED)
+		vlan_reinsert(m);
+	*out = (struct lobo_frame){.data = rte_pktmbuf_mtod(m, uint8_t *), .len = m->data_len, .tag = p->frame.tag};
+	p->frame.data = NULL;
+	q->idle[q->nidle++] = m; /* straight back: the buffer is the caller's now */
+	q->lent--;
+}
+
+/* A frame in DPDK's own buffer: copied into the next posted one. */
+static bool deliver_copy(struct rxq *q, struct rte_mbuf *m, struct lobo_frame *out, struct lobo_counters *c)
+{
+	struct lobo_frame buf;
+	uint32_t len = rte_pktmbuf_pkt_len(m);
+	bool ok = false;
+	if (!lobo_ring_take(&q->posted, &buf, 1))
+		c->rx_dropped++;
+	else if (len > buf.len) {
+		q->posted.head--; /* unused: it stays posted */
+		c->rx_errors++;
+	} else {
+		const void *d = rte_pktmbuf_read(m, 0, len, buf.data);
+		if (d != buf.data)
+			memcpy(buf.data, d, len);
+		*out = (struct lobo_frame){.data = buf.data, .len = len, .tag = buf.tag};
+		c->copies++;
+		ok = true;
+	}
+	rte_pktmbuf_free(m);
+	return ok;
+}
+
+static void count_missed(struct dpdk_port *dp)
+{
+	struct rte_eth_stats st;
+	if (!rte_eth_stats_get(dp->id, &st) && st.imissed > dp->missed) {
+		dp->port.counters[0].rx_dropped += st.imissed - dp->missed;
+		dp->missed = st.imissed;
+	}
+}
+
+static uint16_t dpdk_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame *f, uint16_t max)
+{
+	struct dpdk_port *dp = (struct dpdk_port *)p;
+	struct rxq *q = &dp->rx[qi];
+	struct lobo_counters *c = &p->counters[qi];
+	struct rte_mbuf *m[BURST];
+	/* No more than the buffers to deliver into: a PMD that allocates as it
+	 * receives (net_null, net_af_packet) then never needs DPDK's own. */
+	uint32_t can = q->lent + (q->posted.tail - q->posted.head);
+	uint16_t want = (uint16_t)(max < can ? max : can), got = 0;
+	if (qi == 0 && ++q->polls % POLLS_PER_STATS == 0)
+		count_missed(dp);
+	if (!want)
+		return 0;
+	uint16_t n = rte_eth_rx_burst(dp->id, qi, m, want < BURST ? want : BURST);
+	uint64_t bytes = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		if (m[i]->pool != q->zc) {
+			if (!deliver_copy(q, m[i], &f[got], c))
+				continue;
+		} else if (m[i]->nb_segs > 1) { /* scatter is off: only a broken PMD chains */
+			rte_pktmbuf_free(m[i]);
+			c->rx_errors++;
+			continue;
+		} else {
+			deliver_lent(q, m[i], &f[got]);
+		}
+		bytes += f[got++].len;
+	}
+	c->rx_packets += got;
+	c->rx_bytes += bytes;
+	if (dp->pmd_copies)
+		c->copies += got;
+	return got;
+}
+
+/* ------------------------------------------------------------ transmit */
+
+static void tx_sent(void *addr, void *opaque)
+{
+	struct mbuf_priv *p = opaque;
+	(void)addr;
+	if (p->q)
+		lobo_ring_put(&p->q->done, &p->frame, 1);
+}
+
+/* A frame in DPDK's own buffer (there is room: max_frame <= buf - headroom). */
+static struct rte_mbuf *tx_copy(struct dpdk_port *dp, const struct lobo_frame *f)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->copy);
+	if (m) {
+		memcpy(rte_pktmbuf_mtod(m, void *), f->data, f->len);
+		m->data_len = (uint16_t)f->len;
+		m->pkt_len = f->len;
+	}
+	return m;
+}
+
+static void tx_attach(struct dpdk_port *dp, struct txq *q, struct rte_mbuf *m, const struct lobo_frame *f)
+{
+	struct mbuf_priv *p = rte_mbuf_to_priv(m);
+	p->frame = *f;
+	p->q = q;
+	p->shinfo = (struct rte_mbuf_ext_shared_info){.free_cb = tx_sent, .fcb_opaque = p, .refcnt = 1};
+	rte_pktmbuf_attach_extbuf(m, f->data, iova(dp, f->data), (uint16_t)f->len, &p->shinfo);
+	m->data_len = (uint16_t)f->len;
+	m->pkt_len = f->len;
+	m->tx_offload = 0;
+}
+
+/* Frames the burst did not take stay the caller's: no callback for them. */
+static void tx_untake(struct rte_mbuf *m)
+{
+	((struct mbuf_priv *)rte_mbuf_to_priv(m))->q = NULL;
+	rte_pktmbuf_free(m);
+}
+
+/* The mbuf that sends f: a header with f attached or, where f cannot be lent
+ * (copy=1, or a DMA device cannot reach it), DPDK's copy. NULL: none left. */
+static struct rte_mbuf *tx_mbuf(struct dpdk_port *dp, struct txq *q, const struct lobo_frame *f, bool *copied)
+{
+	struct rte_mbuf *m;
+	*copied = dp->copy_mode || !reachable(dp, f->data, f->len);
+	if (*copied)
+		return tx_copy(dp, f);
+	if (rte_mempool_get(q->hdr, (void **)&m)) /* raw, as freed: tx_attach sets the rest */
+		return NULL;
+	tx_attach(dp, q, m, f);
+	return m;
+}
+
+static uint16_t dpdk_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
+{
+	struct dpdk_port *dp = (struct dpdk_port *)p;
+	struct txq *q = &dp->tx[qi];
+	struct lobo_counters *c = &p->counters[qi];
+	struct rte_mbuf *m[BURST];
+	uint16_t of[BURST], k = 0, i, j; /* m[j] sends f[of[j]] */
+	bool copied[BURST];
+	uint32_t room = q->done.mask + 1 - q->outstanding;
+	n = (uint16_t)RTE_MIN(RTE_MIN((uint32_t)n, room), (uint32_t)BURST);
+	for (i = 0; i < n; i++) {
+		if (f[i].len < 14 || f[i].len > p->info.max_frame)
+			continue; /* taken, and failed below */
+		if (!(m[k] = tx_mbuf(dp, q, &f[i], &copied[k])))
+			break;
+		of[k++] = i;
+	}
+	uint16_t sent = rte_eth_tx_burst(dp->id, qi, m, k);
+	uint16_t taken = sent < k ? of[sent] : i; /* the frames before the first one not sent */
+	for (j = sent; j < k; j++)
+		tx_untake(m[j]);
+	uint64_t bytes = 0;
+	for (i = 0, j = 0; i < taken; i++) {
+		if (j < sent && of[j] == i) {
+			bytes += f[i].len;
+			c->copies += copied[j] || dp->pmd_copies;
+			if (copied[j++]) /* DPDK has its copy: the buffer is free now */
+				lobo_ring_put(&q->done, &f[i], 1);
+		} else {
+			c->tx_errors++;
+			lobo_ring_put(&q->done, &f[i], 1);
+		}
+	}
+	q->outstanding += taken;
+	c->tx_packets += sent;
+	c->tx_bytes += bytes;
+	return taken;
+}
+
+static uint16_t dpdk_tx_reclaim(struct lobo_port *p, uint16_t qi, struct lobo_frame *f, uint16_t max)
+{
+	struct dpdk_port *dp = (struct dpdk_port *)p;
+	struct txq *q = &dp->tx[qi];
+	/* PMDs free sent mbufs when they need ring space; an idle one is asked to. */
+	if (q->done.tail == q->done.head && q->outstanding && !q->no_cleanup)
+		q->no_cleanup = rte_eth_tx_done_cleanup(dp->id, qi, 0) == -ENOTSUP;
+	uint16_t n = lobo_ring_take(&q->done, f, max);
+	q->outstanding -= n;
+	return n;
+}
+
+/* ------------------------------------------------------- open and close */
+
+static void dpdk_refresh_info(struct lobo_port *p)
+{
+	struct dpdk_port *dp = (struct dpdk_port *)p;
+	struct rte_eth_link link;
+	struct rte_ether_addr mac;
+	if (!rte_eth_link_get_nowait(dp->id, &link))
+		p->info.link_up = link.link_status == RTE_ETH_LINK_UP;
+	if (!rte_eth_macaddr_get(dp->id, &mac))
+		memcpy(p->info.mac, mac.addr_bytes, 6);
+	count_missed(dp);
+}
+
+static void free_queues(struct dpdk_port *dp)
+{
+	for (uint16_t q = 0; q < LOBO_MAX_QUEUES; q++) {
+		rte_mempool_free(dp->rx[q].zc);
+		rte_mempool_free(dp->tx[q].hdr);
+		free(dp->rx[q].idle);
+	}
+	rte_mempool_free(dp->copy);
+	free(dp->slots);
+}
+
+static void dpdk_close(struct lobo_port *p)
+{
+	struct dpdk_port *dp = (struct dpdk_port *)p;
+	if (dp->started) /* sent mbufs come back through tx_sent, lent ones through zc_enqueue */
+		rte_eth_dev_stop(dp->id);
+	if (dp->dma)
+		dma_unmap(dp);
+	rte_eth_dev_close(dp->id);
+	rte_dev_remove(dp->dev);
+	free_queues(dp);
+	free(dp);
+}
+
+/* A PCI address must name a device DPDK can take: bound to vfio-pci or uio. */
+static int pci_check(const char *name, char bdf[16], char *err)
+{
+	char path[PATH_MAX], target[PATH_MAX] = "";
+	uint16_t vendor, device;
+	int rc = lobo_pci_parse_bdf(name, bdf, err);
+	if (!rc)
+		rc = lobo_pci_id(bdf, &vendor, &device, err);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/driver", bdf);
+	ssize_t n = readlink(path, target, sizeof target - 1);
+	const char *driver = n > 0 ? (target[n] = 0, basename(target)) : "no driver";
+	if (strcmp(driver, "vfio-pci") && strcmp(driver, "uio_pci_generic") && strcmp(driver, "igb_uio")) {
+		lobo_err(err, "dpdk: %s is bound to %s, which DPDK cannot use: bind it to vfio-pci "
+			 "(dpdk-devbind.py -b vfio-pci %s)", bdf, driver, bdf);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* The ethdev for devargs, probed now or already by the EAL (-a, --vdev), and
+ * owned by lobo, so that a second open of it fails before touching it. */
+static int probe(const char *devargs, const char *name, uint16_t *id, char *err)
+{
+	struct rte_eth_dev_owner owner = {.id = eal.owner, .name = "lobo"};
+	dpdk_said(NULL);
+	if (rte_eth_dev_get_port_by_name(name, id) && (rte_dev_probe(devargs) || rte_eth_dev_get_port_by_name(name, id))) {
+		lobo_err(err, "dpdk: cannot open '%.60s': %.100s: check the PMD's name and arguments", devargs,
+			 dpdk_said("no such ethdev"));
+		return -ENODEV;
+	}
+	if (rte_eth_dev_owner_set(*id, &owner)) {
+		lobo_err(err, "dpdk: %s is open already: open each device once", name);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static int rx_setup(struct dpdk_port *dp, uint16_t qi, uint16_t desc, struct lobo_frame *slots, uint32_t cap, char *err)
+{
+	struct rxq *q = &dp->rx[qi];
+	char name[RTE_MEMPOOL_NAMESIZE];
+	int socket = rte_eth_dev_socket_id(dp->id);
+	*q = (struct rxq){.dp = dp, .posted = {.slot = slots, .mask = cap - 1}, .idle = calloc(cap, sizeof *q->idle)};
+	if (!q->idle) {
+		lobo_err(err, "dpdk: out of memory");
+		return -ENOMEM;
+	}
+	snprintf(name, sizeof name, "lobo%u_zc%u", dp->id, qi);
+	if (!dp->copy_mode && eal.zc_ops >= 0 && !(q->zc = zc_pool(q, name, cap, socket))) {
+		lobo_err(err, "dpdk: cannot create a mempool of %u mbuf headers: %s", cap, dpdk_said(rte_strerror(rte_errno)));
+		return -ENOMEM;
+	}
+	if (q->zc && !rte_eth_rx_queue_setup(dp->id, qi, desc, socket, NULL, q->zc))
+		return 0;
+	rte_mempool_free(q->zc); /* the PMD wants mbufs of its own kind: receive into them, and copy */
+	q->zc = NULL;
+	if (rte_eth_rx_queue_setup(dp->id, qi, desc, socket, NULL, dp->copy)) {
+		lobo_err(err, "dpdk: cannot set up rx queue %u of %s: %s", qi, rte_dev_name(dp->dev), dpdk_said("rx_queue_setup failed"));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int tx_setup(struct dpdk_port *dp, uint16_t qi, uint16_t desc, struct lobo_frame *slots, uint32_t cap, char *err)
+{
+	struct txq *q = &dp->tx[qi];
+	char name[RTE_MEMPOOL_NAMESIZE];
+	int socket = rte_eth_dev_socket_id(dp->id);
+	snprintf(name, sizeof name, "lobo%u_tx%u", dp->id, qi);
+	*q = (struct txq){.done = {.slot = slots, .mask = cap - 1},
+			  .hdr = rte_pktmbuf_pool_create(name, cap + BURST, 64, PRIV_SIZE, 0, socket)};
+	if (!q->hdr || rte_eth_tx_queue_setup(dp->id, qi, desc, socket, NULL)) {
+		lobo_err(err, "dpdk: cannot set up tx queue %u of %s: %s", qi, rte_dev_name(dp->dev), dpdk_said("tx_queue_setup failed"));
+		return -EIO;
+	}
+	return 0;
+}
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+	uint32_t p = 8;
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/* Device queues, pools and start. Each queue holds twice its descriptors in
+ * buffers, so the PMD's refill finds posted buffers while the caller has a
+ * batch in hand (info.rx_ring tells the caller). */
+static int configure(struct dpdk_port *dp, const struct rte_eth_dev_info *di, uint16_t nrx, uint16_t ntx, char *err)
+{
+	struct rte_eth_conf conf = {0};
+	uint16_t queues = dp->port.info.queues;
+	char name[RTE_MEMPOOL_NAMESIZE];
+	if (queues > di->max_rx_queues || queues > di->max_tx_queues) {
+		lobo_err(err, "dpdk: %s has %u rx and %u tx queues: ask for queues=%u at most", rte_dev_name(dp->dev),
+			 di->max_rx_queues, di->max_tx_queues, RTE_MIN(di->max_rx_queues, di->max_tx_queues));
+		return -EINVAL;
+	}
+	if (queues > 1) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = di->flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+	}
+	int rc = rte_eth_dev_configure(dp->id, queues, queues, &conf);
+	if (!rc)
+		rc = rte_eth_dev_adjust_nb_rx_tx_desc(dp->id, &nrx, &ntx);
+	if (rc) {
+		lobo_err(err, "dpdk: cannot configure %s: %s", rte_dev_name(dp->dev), dpdk_said(rte_strerror(-rc)));
+		return rc;
+	}
+	uint32_t rx_cap = pow2_at_least(2u * nrx), tx_cap = pow2_at_least(2u * ntx);
+	snprintf(name, sizeof name, "lobo%u_copy", dp->id);
+	/* DPDK's size at least: some PMDs want more room than the caller's buffers have
+	 * (net_af_packet: its whole frame slot), and then get copies. */
+	dp->copy = rte_pktmbuf_pool_create(name, queues * (nrx + ntx + BURST) + 128, 64, PRIV_SIZE,
+					   RTE_MAX(dp->buf, RTE_MBUF_DEFAULT_BUF_SIZE), rte_eth_dev_socket_id(dp->id));
+	if (!dp->copy) {
+		lobo_err(err, "dpdk: cannot create a mempool for %u buffers: %s", queues * (nrx + ntx + BURST),
+			 dpdk_said(rte_strerror(rte_errno)));
+		return -ENOMEM;
+	}
+	dp->slots = calloc((size_t)queues * (rx_cap + tx_cap), sizeof *dp->slots);
+	if (!dp->slots) {
+		lobo_err(err, "dpdk: out of memory");
+		return -ENOMEM;
+	}
+	for (uint16_t q = 0; q < queues && !rc; q++) {
+		struct lobo_frame *s = dp->slots + (size_t)q * (rx_cap + tx_cap);
+		rc = rx_setup(dp, q, nrx, s, rx_cap, err);
+		if (!rc)
+			rc = tx_setup(dp, q, ntx, s + rx_cap, tx_cap, err);
+	}
+	if (rc)
+		return rc;
+	if ((rc = rte_eth_dev_start(dp->id))) {
+		lobo_err(err, "dpdk: cannot start %s: %s", rte_dev_name(dp->dev), dpdk_said(rte_strerror(-rc)));
+		return rc;
+	}
+	dp->started = true;
+	rte_eth_promiscuous_enable(dp->id); /* a forwarder takes every frame; -ENOTSUP is fine */
+	dp->port.info.rx_ring = (uint16_t)RTE_MIN(rx_cap, 32768u);
+	dp->port.info.tx_ring = (uint16_t)RTE_MIN(tx_cap, 32768u);
+	return 0;
+}
+
+/* What is copied: everything (copy=1), what the PMD receives into its own
+ * buffers, what the PMD itself copies, or nothing. */
+static const char *mode(const struct dpdk_port *dp)
+{
+	if (dp->copy_mode)
+		return "copy";
+	if (!dp->rx[0].zc)
+		return "rx copied";
+	return dp->pmd_copies ? "pmd copies" : "zero-copy";
+}
+
+static int dpdk_open(struct lobo_port **out, const char *arg, const char *params,
+		     struct lobo_mem *mem, char *err)
+{
+	static const char *const known[] = {"queues", "rx_ring", "tx_ring", "buf", "copy", NULL};
+	struct lobo_port_info info = {0};
+	struct rte_eth_dev_info di;
+	char name[128], bdf[16] = "", devargs[300];
+	uint16_t id, mtu = 1500;
+	int rc = lobo_params_check(params, "dpdk", known, err);
+	if (!rc)
+		rc = lobo_params_rings(params, &info, 1024, err);
+	if (rc)
+		return rc;
+	long buf = lobo_param_long(params, "buf", 2048), copy = lobo_param_long(params, "copy", 0);
+	if (buf < RTE_PKTMBUF_HEADROOM + 64 || buf > UINT16_MAX || (copy != 0 && copy != 1)) {
+		lobo_err(err, "dpdk: buf= takes %d to 65535 (bytes in each rx buffer the caller posts), copy= 0 or 1",
+			 RTE_PKTMBUF_HEADROOM + 64);
+		return -EINVAL;
+	}
+	if (!*arg) {
+		lobo_err(err, "dpdk: needs DPDK's device arguments: e.g. dpdk:net_null0, dpdk:net_af_packet0,iface=eth0 "
+			 "or dpdk:0000:00:08.0");
+		return -EINVAL;
+	}
+	snprintf(name, sizeof name, "%.*s", (int)strcspn(arg, ","), arg);
+	snprintf(devargs, sizeof devargs, "%s", arg);
+	if (strchr(name, ':')) {
+		if ((rc = pci_check(name, bdf, err)))
+			return rc;
+		if (!mem || !mem->base) {
+			lobo_err(err, "dpdk: %s needs DMA memory: pass a lobo_mem from lobo_mem_alloc to lobo_port_open", bdf);
+			return -EINVAL;
+		}
+		snprintf(devargs, sizeof devargs, "%s%s", bdf, arg + strlen(name));
+		snprintf(name, sizeof name, "%s", bdf);
+	}
+	if ((rc = eal_start(*bdf ? bdf : NULL, err)))
+		return rc;
+	if (*bdf && !eal.pci) {
+		lobo_err(err, "dpdk: %s: DPDK was started for virtual devices only (by an earlier dpdk: port): "
+			 "open PCI ports first, or set LOBO_EAL_ARGS='-a %s'", bdf, bdf);
+		return -EBUSY;
+	}
+	if ((rc = probe(devargs, name, &id, err)))
+		return rc;
+	if ((rc = rte_eth_dev_info_get(id, &di))) {
+		lobo_err(err, "dpdk: cannot read %s's device info: %s", name, dpdk_said(rte_strerror(-rc)));
+		return rc;
+	}
+	struct dpdk_port *dp = calloc(1, sizeof *dp);
+	if (!dp) {
+		lobo_err(err, "dpdk: out of memory");
+		rc = -ENOMEM;
+		goto remove;
+	}
+	*dp = (struct dpdk_port){.id = id, .dev = di.device, .mem = mem, .copy_mode = copy, .buf = (uint16_t)buf,
+		.dma = strcmp(rte_bus_name(rte_dev_bus(di.device)), "vdev"), .pa = rte_eal_iova_mode() == RTE_IOVA_PA};
+	for (size_t i = 0; i < sizeof copying_pmds / sizeof copying_pmds[0]; i++)
+		dp->pmd_copies |= !strcmp(di.driver_name, copying_pmds[i]);
+	rte_eth_dev_get_mtu(id, &mtu);
+	info.max_frame = RTE_MIN((uint32_t)mtu + RTE_ETHER_HDR_LEN + 4, (uint32_t)buf - RTE_PKTMBUF_HEADROOM);
+	dp->port.info = info;
+	if (dp->dma && (rc = dma_map(dp, err)))
+		goto unmap;
+	if ((rc = configure(dp, &di, info.rx_ring, info.tx_ring, err)))
+		goto unmap;
+	snprintf(dp->port.info.mode, sizeof dp->port.info.mode, "%s, %s", di.driver_name, mode(dp));
+	dpdk_refresh_info(&dp->port);
+	*out = &dp->port;
+	return 0;
+unmap:
+	if (dp->dma)
+		dma_unmap(dp);
+	rte_eth_dev_close(id);
+	free_queues(dp);
+	free(dp);
+remove:
+	rte_dev_remove(di.device);
+	return rc;
+}
+
+const struct lobo_port_ops lobo_dpdk_ops = {
+	.scheme = "dpdk",
+	.open = dpdk_open,
+	.close = dpdk_close,
+	.refresh_info = dpdk_refresh_info,
+	.rx_post = dpdk_rx_post,
+	.rx_poll = dpdk_rx_poll,
+	.tx_post = dpdk_tx_post,
+	.tx_reclaim = dpdk_tx_reclaim,
+};
