@@ -27,4 +27,16 @@ __attribute__((format(printf, 2, 3))) static inline int lobo_err(char *err, cons
 	return n;
 }
 
+/* lobo_err, then rc: `return lobo_fail(err, -EINVAL, "...")` keeps the
+ * errno next to the line that explains it. */
+__attribute__((format(printf, 3, 4))) static inline int lobo_fail(char *err, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, LOBO_ERR_LEN, fmt, ap);
+	va_end(ap);
+	lobo_err_one_line(err);
+	return rc;
+}
+
 #endif

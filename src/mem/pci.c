@@ -85,7 +85,7 @@ static unsigned read_hex(const char *path)
 	return (unsigned)strtoul(buf, NULL, 16);
 }
 
-static void current_driver(const char *bdf, char *name, size_t len)
+void lobo_pci_driver(const char *bdf, char *name, size_t len)
 {
 	char path[96], link[256];
 	snprintf(path, sizeof path, SYSFS "%s/driver", bdf);
@@ -237,7 +237,7 @@ static int vfio_ready(const char *bdf, char *err)
 	}
 	for (size_t i = 0; i < g.gl_pathc && !rc; i++) {
 		const char *other = strrchr(g.gl_pathv[i], '/') + 1;
-		current_driver(other, drv, sizeof drv);
+		lobo_pci_driver(other, drv, sizeof drv);
 		if (!strcmp(other, bdf) || !*drv || !strcmp(drv, "vfio-pci") || !strcmp(drv, "pci-stub") ||
 		    !strcmp(drv, "pcieport"))
 			continue;
@@ -302,7 +302,7 @@ static int take_device(struct lobo_pci *pci, bool vfio, char *err)
 static void give_back(struct lobo_pci *pci)
 {
 	char drv[32], path[96];
-	current_driver(pci->bdf, drv, sizeof drv);
+	lobo_pci_driver(pci->bdf, drv, sizeof drv);
 	bool same = !strcmp(drv, pci->old_driver);
 	if (*drv && !same)
 		write_dev(pci->bdf, "driver/unbind", pci->bdf);
@@ -365,7 +365,7 @@ int lobo_pci_open(struct lobo_pci *pci, const char *bdf, const struct lobo_pci_w
 	rc = check_device(pci, want, err);
 	if (rc)
 		goto unlock;
-	current_driver(bdf, pci->old_driver, sizeof pci->old_driver);
+	lobo_pci_driver(bdf, pci->old_driver, sizeof pci->old_driver);
 	read_dev(bdf, "driver_override", pci->old_override, sizeof pci->old_override);
 	rc = take_device(pci, want->vfio, err);
 	if (rc)
@@ -428,7 +428,7 @@ int lobo_pci_reset(const char *arg, size_t *released, char *err)
 	if (rc)
 		return rc;
 	/* A kernel driver other than vfio-pci reset the device when it bound to it. */
-	current_driver(pci.bdf, drv, sizeof drv);
+	lobo_pci_driver(pci.bdf, drv, sizeof drv);
 	if (!*drv || !strcmp(drv, "vfio-pci")) {
 		rc = open_config(&pci, err);
 		if (!rc && lobo_pci_bus_master(&pci, false)) {

@@ -44,6 +44,8 @@ struct lobo_pci_want {
 int lobo_pci_parse_bdf(const char *arg, char bdf[16], char *err);
 /* Vendor and device ID from sysfs; -ENODEV with a message when there is no such device. */
 int lobo_pci_id(const char *bdf, uint16_t *vendor, uint16_t *device, char *err);
+/* The name of the kernel driver bound to the device, "" when none is. */
+void lobo_pci_driver(const char *bdf, char *name, size_t len);
 /* The device's IOMMU group, or -1 when it has none (no IOMMU). */
 int lobo_pci_iommu_group(const char *bdf);
 /* Locks the device against other processes and checks everything it can

@@ -25,10 +25,7 @@
 #include "port.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
-#include <limits.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <stdlib.h>
@@ -65,7 +62,6 @@ struct rxq {
 	struct lobo_ring posted; /* posted buffers not lent yet */
 	struct rte_mbuf **idle;  /* headers not lent */
 	uint32_t nidle, lent, polls;
-	bool ready;              /* headers initialised: mempool population is over */
 };
 
 struct txq {
@@ -80,7 +76,9 @@ struct dpdk_port {
 	uint16_t id;
 	struct rte_device *dev;
 	struct lobo_mem *mem;
-	bool dma, pa, copy_mode, pmd_copies, registered, mapped, started;
+	int socket;               /* the device's NUMA node, for its pools */
+	bool dma, pa, copy_mode, pmd_copies;
+	bool mapped;              /* mem is registered with DPDK and mapped for the device */
 	uint16_t buf;             /* data room of every rx buffer, headroom included */
 	struct rte_mempool *copy; /* DPDK's own buffers, for every copy */
 	uint64_t missed;          /* rte_eth_stats imissed counted so far */
@@ -226,11 +224,10 @@ static int eal_start(const char *bdf, char *err)
 	if (eal.rc > 0)
 		return 0;
 	if (eal.rc < 0)
-		return lobo_err(err, "%s", eal.why), eal.rc;
-	if (bdf && !getenv("LOBO_EAL_ARGS") && !hugepages_free()) {
-		lobo_err(err, "dpdk: DPDK needs hugepages to drive %s and none are free: echo 256 > /proc/sys/vm/nr_hugepages", bdf);
-		return -ENOMEM;
-	}
+		return lobo_fail(err, eal.rc, "%s", eal.why);
+	if (bdf && !getenv("LOBO_EAL_ARGS") && !hugepages_free())
+		return lobo_fail(err, -ENOMEM, "dpdk: DPDK needs hugepages to drive %s and none are free: "
+				 "echo 256 > /proc/sys/vm/nr_hugepages", bdf);
 	lcores_arg(lcores, sizeof lcores);
 	int argc = eal_argv(argv, 3, 64, words, sizeof words, bdf);
 	FILE *log = fopencookie(NULL, "w", (cookie_io_functions_t){.write = log_write});
@@ -244,7 +241,7 @@ static int eal_start(const char *bdf, char *err)
 		lobo_err(eal.why, "dpdk: cannot start DPDK's EAL: %.100s: check LOBO_EAL_ARGS ('%.60s')", why,
 			 getenv("LOBO_EAL_ARGS") ? getenv("LOBO_EAL_ARGS") : "unset");
 		eal.rc = rc;
-		return lobo_err(err, "%s", eal.why), rc;
+		return lobo_fail(err, rc, "%s", eal.why);
 	}
 	eal.rc = 1;
 	eal.pci = bdf || getenv("LOBO_EAL_ARGS");
@@ -279,35 +276,31 @@ static struct extmem *extmem_slot(const struct lobo_mem *mem)
 	return free_slot;
 }
 
+/* The device's mappings of the region: one at IOVA = VA, or one per page at
+ * its physical address when the EAL runs in IOVA-as-PA mode. */
+static size_t dma_chunk(const struct dpdk_port *dp) { return dp->pa ? dp->mem->page_size : dp->mem->len; }
+
 /* The caller's region, known to DPDK as external memory (once) and mapped
- * for this device: one mapping at IOVA = VA, or one per page at its
- * physical address when the EAL runs in IOVA-as-PA mode. */
+ * for this device. */
 static int dma_map(struct dpdk_port *dp, char *err)
 {
 	struct lobo_mem *m = dp->mem;
 	struct extmem *x = extmem_slot(m);
-	size_t pages = m->len / m->page_size;
-	if (!x) {
-		lobo_err(err, "dpdk: too many memory regions registered with DPDK: share one lobo_mem between ports");
-		return -ENOSPC;
-	}
+	if (!x)
+		return lobo_fail(err, -ENOSPC, "dpdk: too many memory regions registered with DPDK: share one lobo_mem between ports");
 	if (dp->pa && !m->phys && lobo_mem_resolve_phys(m, err))
 		return -EPERM;
-	if (!x->refs && rte_extmem_register(m->base, m->len, dp->pa ? m->phys : NULL, (unsigned)pages, m->page_size)) {
-		lobo_err(err, "dpdk: cannot register lobo's memory with DPDK: %s", dpdk_said(rte_strerror(rte_errno)));
-		return -rte_errno;
-	}
+	if (!x->refs && rte_extmem_register(m->base, m->len, dp->pa ? m->phys : NULL, (unsigned)(m->len / m->page_size),
+					    m->page_size))
+		return lobo_fail(err, -rte_errno, "dpdk: cannot register lobo's memory with DPDK: %s",
+				 dpdk_said(rte_strerror(rte_errno)));
 	x->mem = m;
 	x->refs++;
-	dp->registered = dp->mapped = true;
-	for (size_t i = 0; i < (dp->pa ? pages : 1); i++) {
-		size_t at = i * m->page_size, len = dp->pa ? m->page_size : m->len;
-		if (rte_dev_dma_map(dp->dev, m->base + at, iova(dp, m->base + at), len) && rte_errno != EEXIST) {
-			lobo_err(err, "dpdk: cannot map lobo's memory for DMA by %s: %s", rte_dev_name(dp->dev),
-				 dpdk_said(rte_strerror(rte_errno)));
-			return -EIO;
-		}
-	}
+	dp->mapped = true;
+	for (size_t at = 0; at + dma_chunk(dp) <= m->len; at += dma_chunk(dp))
+		if (rte_dev_dma_map(dp->dev, m->base + at, iova(dp, m->base + at), dma_chunk(dp)) && rte_errno != EEXIST)
+			return lobo_fail(err, -EIO, "dpdk: cannot map lobo's memory for DMA by %s: %s", rte_dev_name(dp->dev),
+					 dpdk_said(rte_strerror(rte_errno)));
 	return 0;
 }
 
@@ -315,11 +308,11 @@ static void dma_unmap(struct dpdk_port *dp)
 {
 	struct lobo_mem *m = dp->mem;
 	struct extmem *x = extmem_slot(m);
-	size_t pages = m->len / m->page_size;
-	for (size_t i = 0; dp->mapped && i < (dp->pa ? pages : 1); i++)
-		rte_dev_dma_unmap(dp->dev, m->base + i * m->page_size, iova(dp, m->base + i * m->page_size),
-				  dp->pa ? m->page_size : m->len);
-	if (dp->registered && --x->refs == 0) {
+	if (!dp->mapped)
+		return;
+	for (size_t at = 0; at + dma_chunk(dp) <= m->len; at += dma_chunk(dp))
+		rte_dev_dma_unmap(dp->dev, m->base + at, iova(dp, m->base + at), dma_chunk(dp));
+	if (--x->refs == 0) {
 		rte_extmem_unregister(m->base, m->len);
 		x->mem = NULL;
 	}
@@ -350,13 +343,14 @@ static int zc_alloc(struct rte_mempool *mp)
 static void zc_free(struct rte_mempool *mp) { (void)mp; }
 
 /* Headers coming back. One still carrying a buffer was never delivered (the
- * PMD dropped the frame or stopped): the buffer is still the caller's posted one. */
+ * PMD dropped the frame or stopped): the buffer is still the caller's posted
+ * one. (While the pool is populated, q->zc is NULL and headers hold garbage.) */
 static int zc_enqueue(struct rte_mempool *mp, void *const *obj, unsigned n)
 {
 	struct rxq *q = mp->pool_data;
 	for (unsigned i = 0; i < n; i++) {
 		struct mbuf_priv *p = rte_mbuf_to_priv((struct rte_mbuf *)obj[i]);
-		if (q->ready && p->frame.data) {
+		if (q->zc && p->frame.data) {
 			lobo_ring_put(&q->posted, &p->frame, 1);
 			p->frame.data = NULL;
 			q->lent--;
@@ -419,7 +413,6 @@ static struct rte_mempool *zc_pool(struct rxq *q, const char *name, uint32_t n, 
 	if (rte_mempool_populate_default(mp) < 0)
 		goto fail;
 	rte_mempool_obj_iter(mp, zc_header_init, NULL);
-	q->ready = true;
 	return mp;
 fail:
 	rte_mempool_free(mp);
@@ -452,15 +445,23 @@ static void vlan_reinsert(struct rte_mbuf *m)
 	m->ol_flags &= ~RTE_MBUF_F_RX_VLAN_STRIPPED;
 }
 
-static void deliver_lent(struct rxq *q, struct rte_mbuf *m, struct lobo_frame *out)
+/* A frame in a posted buffer: the header goes straight back to the idle
+ * stack, the buffer is the caller's now. */
+static bool deliver_lent(struct rxq *q, struct rte_mbuf *m, struct lobo_frame *out, struct lobo_counters *c)
 {
 	struct mbuf_priv *p = rte_mbuf_to_priv(m);
+	if (m->nb_segs > 1) { /* scatter is off: only a broken PMD chains */
+		rte_pktmbuf_free(m);
+		c->rx_errors++;
+		return false;
+	}
 	if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED)
 		vlan_reinsert(m);
 	*out = (struct lobo_frame){.data = rte_pktmbuf_mtod(m, uint8_t *), .len = m->data_len, .tag = p->frame.tag};
 	p->frame.data = NULL;
-	q->idle[q->nidle++] = m; /* straight back: the buffer is the caller's now */
+	q->idle[q->nidle++] = m;
 	q->lent--;
+	return true;
 }
 
 /* A frame in DPDK's own buffer: copied into the next posted one. */
@@ -512,17 +513,9 @@ static uint16_t dpdk_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame
 	uint16_t n = rte_eth_rx_burst(dp->id, qi, m, want < BURST ? want : BURST);
 	uint64_t bytes = 0;
 	for (uint16_t i = 0; i < n; i++) {
-		if (m[i]->pool != q->zc) {
-			if (!deliver_copy(q, m[i], &f[got], c))
-				continue;
-		} else if (m[i]->nb_segs > 1) { /* scatter is off: only a broken PMD chains */
-			rte_pktmbuf_free(m[i]);
-			c->rx_errors++;
-			continue;
-		} else {
-			deliver_lent(q, m[i], &f[got]);
-		}
-		bytes += f[got++].len;
+		bool ok = m[i]->pool == q->zc ? deliver_lent(q, m[i], &f[got], c) : deliver_copy(q, m[i], &f[got], c);
+		if (ok)
+			bytes += f[got++].len;
 	}
 	c->rx_packets += got;
 	c->rx_bytes += bytes;
@@ -541,28 +534,34 @@ static void tx_sent(void *addr, void *opaque)
 		lobo_ring_put(&p->q->done, &p->frame, 1);
 }
 
+/* Where f cannot be lent it is copied: copy=1, or a DMA device cannot reach it. */
+static bool tx_copies(const struct dpdk_port *dp, const struct lobo_frame *f)
+{
+	return dp->copy_mode || !reachable(dp, f->data, f->len);
+}
+
 /* A frame in DPDK's own buffer (there is room: max_frame <= buf - headroom). */
 static struct rte_mbuf *tx_copy(struct dpdk_port *dp, const struct lobo_frame *f)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->copy);
-	if (m) {
+	if (m)
 		memcpy(rte_pktmbuf_mtod(m, void *), f->data, f->len);
-		m->data_len = (uint16_t)f->len;
-		m->pkt_len = f->len;
-	}
 	return m;
 }
 
-static void tx_attach(struct dpdk_port *dp, struct txq *q, struct rte_mbuf *m, const struct lobo_frame *f)
+/* A header with f attached: tx_sent puts f on the done ring when the PMD frees it. */
+static struct rte_mbuf *tx_attach(struct dpdk_port *dp, struct txq *q, const struct lobo_frame *f)
 {
+	struct rte_mbuf *m;
+	if (rte_mempool_get(q->hdr, (void **)&m)) /* raw, as freed: set here */
+		return NULL;
 	struct mbuf_priv *p = rte_mbuf_to_priv(m);
 	p->frame = *f;
 	p->q = q;
 	p->shinfo = (struct rte_mbuf_ext_shared_info){.free_cb = tx_sent, .fcb_opaque = p, .refcnt = 1};
 	rte_pktmbuf_attach_extbuf(m, f->data, iova(dp, f->data), (uint16_t)f->len, &p->shinfo);
-	m->data_len = (uint16_t)f->len;
-	m->pkt_len = f->len;
 	m->tx_offload = 0;
+	return m;
 }
 
 /* Frames the burst did not take stay the caller's: no callback for them. */
@@ -572,20 +571,6 @@ static void tx_untake(struct rte_mbuf *m)
 	rte_pktmbuf_free(m);
 }
 
-/* The mbuf that sends f: a header with f attached or, where f cannot be lent
- * (copy=1, or a DMA device cannot reach it), DPDK's copy. NULL: none left. */
-static struct rte_mbuf *tx_mbuf(struct dpdk_port *dp, struct txq *q, const struct lobo_frame *f, bool *copied)
-{
-	struct rte_mbuf *m;
-	*copied = dp->copy_mode || !reachable(dp, f->data, f->len);
-	if (*copied)
-		return tx_copy(dp, f);
-	if (rte_mempool_get(q->hdr, (void **)&m)) /* raw, as freed: tx_attach sets the rest */
-		return NULL;
-	tx_attach(dp, q, m, f);
-	return m;
-}
-
 static uint16_t dpdk_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
 {
 	struct dpdk_port *dp = (struct dpdk_port *)p;
@@ -593,14 +578,16 @@ static uint16_t dpdk_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo
 	struct lobo_counters *c = &p->counters[qi];
 	struct rte_mbuf *m[BURST];
 	uint16_t of[BURST], k = 0, i, j; /* m[j] sends f[of[j]] */
-	bool copied[BURST];
 	uint32_t room = q->done.mask + 1 - q->outstanding;
 	n = (uint16_t)RTE_MIN(RTE_MIN((uint32_t)n, room), (uint32_t)BURST);
 	for (i = 0; i < n; i++) {
 		if (f[i].len < 14 || f[i].len > p->info.max_frame)
 			continue; /* taken, and failed below */
-		if (!(m[k] = tx_mbuf(dp, q, &f[i], &copied[k])))
-			break;
+		m[k] = tx_copies(dp, &f[i]) ? tx_copy(dp, &f[i]) : tx_attach(dp, q, &f[i]);
+		if (!m[k])
+			break; /* no mbuf left */
+		m[k]->data_len = (uint16_t)f[i].len;
+		m[k]->pkt_len = f[i].len;
 		of[k++] = i;
 	}
 	uint16_t sent = rte_eth_tx_burst(dp->id, qi, m, k);
@@ -610,14 +597,16 @@ static uint16_t dpdk_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo
 	uint64_t bytes = 0;
 	for (i = 0, j = 0; i < taken; i++) {
 		if (j < sent && of[j] == i) {
+			bool copied = tx_copies(dp, &f[i]);
+			j++;
 			bytes += f[i].len;
-			c->copies += copied[j] || dp->pmd_copies;
-			if (copied[j++]) /* DPDK has its copy: the buffer is free now */
-				lobo_ring_put(&q->done, &f[i], 1);
+			c->copies += copied || dp->pmd_copies;
+			if (!copied)
+				continue; /* lent: tx_sent brings it back */
 		} else {
 			c->tx_errors++;
-			lobo_ring_put(&q->done, &f[i], 1);
 		}
+		lobo_ring_put(&q->done, &f[i], 1); /* DPDK has its copy, or it was not sent: free now */
 	}
 	q->outstanding += taken;
 	c->tx_packets += sent;
@@ -651,8 +640,15 @@ static void dpdk_refresh_info(struct lobo_port *p)
 	count_missed(dp);
 }
 
-static void free_queues(struct dpdk_port *dp)
+static void dpdk_close(struct lobo_port *p)
 {
+	struct dpdk_port *dp = (struct dpdk_port *)p;
+	/* Sent mbufs come back through tx_sent, lent ones through zc_enqueue (a
+	 * device that never started stays as it is). */
+	rte_eth_dev_stop(dp->id);
+	dma_unmap(dp);
+	rte_eth_dev_close(dp->id);
+	rte_dev_remove(dp->dev);
 	for (uint16_t q = 0; q < LOBO_MAX_QUEUES; q++) {
 		rte_mempool_free(dp->rx[q].zc);
 		rte_mempool_free(dp->tx[q].hdr);
@@ -660,57 +656,40 @@ static void free_queues(struct dpdk_port *dp)
 	}
 	rte_mempool_free(dp->copy);
 	free(dp->slots);
-}
-
-static void dpdk_close(struct lobo_port *p)
-{
-	struct dpdk_port *dp = (struct dpdk_port *)p;
-	if (dp->started) /* sent mbufs come back through tx_sent, lent ones through zc_enqueue */
-		rte_eth_dev_stop(dp->id);
-	if (dp->dma)
-		dma_unmap(dp);
-	rte_eth_dev_close(dp->id);
-	rte_dev_remove(dp->dev);
-	free_queues(dp);
 	free(dp);
 }
 
 /* A PCI address must name a device DPDK can take: bound to vfio-pci or uio. */
 static int pci_check(const char *name, char bdf[16], char *err)
 {
-	char path[PATH_MAX], target[PATH_MAX] = "";
+	char driver[32];
 	uint16_t vendor, device;
 	int rc = lobo_pci_parse_bdf(name, bdf, err);
 	if (!rc)
 		rc = lobo_pci_id(bdf, &vendor, &device, err);
 	if (rc)
 		return rc;
-	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/driver", bdf);
-	ssize_t n = readlink(path, target, sizeof target - 1);
-	const char *driver = n > 0 ? (target[n] = 0, basename(target)) : "no driver";
-	if (strcmp(driver, "vfio-pci") && strcmp(driver, "uio_pci_generic") && strcmp(driver, "igb_uio")) {
-		lobo_err(err, "dpdk: %s is bound to %s, which DPDK cannot use: bind it to vfio-pci "
-			 "(dpdk-devbind.py -b vfio-pci %s)", bdf, driver, bdf);
-		return -EBUSY;
-	}
+	lobo_pci_driver(bdf, driver, sizeof driver);
+	if (strcmp(driver, "vfio-pci") && strcmp(driver, "uio_pci_generic") && strcmp(driver, "igb_uio"))
+		return lobo_fail(err, -EBUSY, "dpdk: %s is bound to %s, which DPDK cannot use: bind it to vfio-pci "
+				 "(dpdk-devbind.py -b vfio-pci %s)", bdf, *driver ? driver : "no driver", bdf);
 	return 0;
 }
 
-/* The ethdev for devargs, probed now or already by the EAL (-a, --vdev), and
+/* The ethdev for devargs, probed already by the EAL (-a, --vdev) or now, and
  * owned by lobo, so that a second open of it fails before touching it. */
 static int probe(const char *devargs, const char *name, uint16_t *id, char *err)
 {
 	struct rte_eth_dev_owner owner = {.id = eal.owner, .name = "lobo"};
 	dpdk_said(NULL);
-	if (rte_eth_dev_get_port_by_name(name, id) && (rte_dev_probe(devargs) || rte_eth_dev_get_port_by_name(name, id))) {
-		lobo_err(err, "dpdk: cannot open '%.60s': %.100s: check the PMD's name and arguments", devargs,
-			 dpdk_said("no such ethdev"));
-		return -ENODEV;
-	}
-	if (rte_eth_dev_owner_set(*id, &owner)) {
-		lobo_err(err, "dpdk: %s is open already: open each device once", name);
-		return -EBUSY;
-	}
+	bool found = !rte_eth_dev_get_port_by_name(name, id);
+	if (!found && !rte_dev_probe(devargs))
+		found = !rte_eth_dev_get_port_by_name(name, id);
+	if (!found)
+		return lobo_fail(err, -ENODEV, "dpdk: cannot open '%.60s': %.100s: check the PMD's name and arguments",
+				 devargs, dpdk_said("no such ethdev"));
+	if (rte_eth_dev_owner_set(*id, &owner))
+		return lobo_fail(err, -EBUSY, "dpdk: %s is open already: open each device once", name);
 	return 0;
 }
 
@@ -718,25 +697,23 @@ static int rx_setup(struct dpdk_port *dp, uint16_t qi, uint16_t desc, struct lob
 {
 	struct rxq *q = &dp->rx[qi];
 	char name[RTE_MEMPOOL_NAMESIZE];
-	int socket = rte_eth_dev_socket_id(dp->id);
-	*q = (struct rxq){.dp = dp, .posted = {.slot = slots, .mask = cap - 1}, .idle = calloc(cap, sizeof *q->idle)};
-	if (!q->idle) {
-		lobo_err(err, "dpdk: out of memory");
-		return -ENOMEM;
-	}
 	snprintf(name, sizeof name, "lobo%u_zc%u", dp->id, qi);
-	if (!dp->copy_mode && eal.zc_ops >= 0 && !(q->zc = zc_pool(q, name, cap, socket))) {
-		lobo_err(err, "dpdk: cannot create a mempool of %u mbuf headers: %s", cap, dpdk_said(rte_strerror(rte_errno)));
-		return -ENOMEM;
+	*q = (struct rxq){.dp = dp, .posted = {.slot = slots, .mask = cap - 1}, .idle = calloc(cap, sizeof *q->idle)};
+	if (!q->idle)
+		return lobo_fail(err, -ENOMEM, "dpdk: out of memory");
+	if (!dp->copy_mode && eal.zc_ops >= 0) {
+		q->zc = zc_pool(q, name, cap, dp->socket);
+		if (!q->zc)
+			return lobo_fail(err, -ENOMEM, "dpdk: cannot create a mempool of %u mbuf headers: %s", cap,
+					 dpdk_said(rte_strerror(rte_errno)));
+		if (!rte_eth_rx_queue_setup(dp->id, qi, desc, dp->socket, NULL, q->zc))
+			return 0;
+		rte_mempool_free(q->zc); /* the PMD wants mbufs of its own kind: receive into them, and copy */
+		q->zc = NULL;
 	}
-	if (q->zc && !rte_eth_rx_queue_setup(dp->id, qi, desc, socket, NULL, q->zc))
-		return 0;
-	rte_mempool_free(q->zc); /* the PMD wants mbufs of its own kind: receive into them, and copy */
-	q->zc = NULL;
-	if (rte_eth_rx_queue_setup(dp->id, qi, desc, socket, NULL, dp->copy)) {
-		lobo_err(err, "dpdk: cannot set up rx queue %u of %s: %s", qi, rte_dev_name(dp->dev), dpdk_said("rx_queue_setup failed"));
-		return -EIO;
-	}
+	if (rte_eth_rx_queue_setup(dp->id, qi, desc, dp->socket, NULL, dp->copy))
+		return lobo_fail(err, -EIO, "dpdk: cannot set up rx queue %u of %s: %s", qi, rte_dev_name(dp->dev),
+				 dpdk_said("rx_queue_setup failed"));
 	return 0;
 }
 
@@ -744,23 +721,13 @@ static int tx_setup(struct dpdk_port *dp, uint16_t qi, uint16_t desc, struct lob
 {
 	struct txq *q = &dp->tx[qi];
 	char name[RTE_MEMPOOL_NAMESIZE];
-	int socket = rte_eth_dev_socket_id(dp->id);
 	snprintf(name, sizeof name, "lobo%u_tx%u", dp->id, qi);
-	*q = (struct txq){.done = {.slot = slots, .mask = cap - 1},
-			  .hdr = rte_pktmbuf_pool_create(name, cap + BURST, 64, PRIV_SIZE, 0, socket)};
-	if (!q->hdr || rte_eth_tx_queue_setup(dp->id, qi, desc, socket, NULL)) {
-		lobo_err(err, "dpdk: cannot set up tx queue %u of %s: %s", qi, rte_dev_name(dp->dev), dpdk_said("tx_queue_setup failed"));
-		return -EIO;
-	}
+	*q = (struct txq){.done = {.slot = slots, .mask = cap - 1}};
+	q->hdr = rte_pktmbuf_pool_create(name, cap + BURST, 64, PRIV_SIZE, 0, dp->socket);
+	if (!q->hdr || rte_eth_tx_queue_setup(dp->id, qi, desc, dp->socket, NULL))
+		return lobo_fail(err, -EIO, "dpdk: cannot set up tx queue %u of %s: %s", qi, rte_dev_name(dp->dev),
+				 dpdk_said("tx_queue_setup failed"));
 	return 0;
-}
-
-static uint32_t pow2_at_least(uint32_t n)
-{
-	uint32_t p = 8;
-	while (p < n)
-		p <<= 1;
-	return p;
 }
 
 /* Device queues, pools and start. Each queue holds twice its descriptors in
@@ -771,11 +738,10 @@ static int configure(struct dpdk_port *dp, const struct rte_eth_dev_info *di, ui
 	struct rte_eth_conf conf = {0};
 	uint16_t queues = dp->port.info.queues;
 	char name[RTE_MEMPOOL_NAMESIZE];
-	if (queues > di->max_rx_queues || queues > di->max_tx_queues) {
-		lobo_err(err, "dpdk: %s has %u rx and %u tx queues: ask for queues=%u at most", rte_dev_name(dp->dev),
-			 di->max_rx_queues, di->max_tx_queues, RTE_MIN(di->max_rx_queues, di->max_tx_queues));
-		return -EINVAL;
-	}
+	if (queues > di->max_rx_queues || queues > di->max_tx_queues)
+		return lobo_fail(err, -EINVAL, "dpdk: %s has %u rx and %u tx queues: ask for queues=%u at most",
+				 rte_dev_name(dp->dev), di->max_rx_queues, di->max_tx_queues,
+				 RTE_MIN(di->max_rx_queues, di->max_tx_queues));
 	if (queues > 1) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf = di->flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
@@ -783,39 +749,30 @@ static int configure(struct dpdk_port *dp, const struct rte_eth_dev_info *di, ui
 	int rc = rte_eth_dev_configure(dp->id, queues, queues, &conf);
 	if (!rc)
 		rc = rte_eth_dev_adjust_nb_rx_tx_desc(dp->id, &nrx, &ntx);
-	if (rc) {
-		lobo_err(err, "dpdk: cannot configure %s: %s", rte_dev_name(dp->dev), dpdk_said(rte_strerror(-rc)));
-		return rc;
-	}
-	uint32_t rx_cap = pow2_at_least(2u * nrx), tx_cap = pow2_at_least(2u * ntx);
+	if (rc)
+		return lobo_fail(err, rc, "dpdk: cannot configure %s: %s", rte_dev_name(dp->dev), dpdk_said(rte_strerror(-rc)));
+	uint32_t rx_cap = rte_align32pow2(RTE_MAX(2u * nrx, 8u)), tx_cap = rte_align32pow2(RTE_MAX(2u * ntx, 8u));
 	snprintf(name, sizeof name, "lobo%u_copy", dp->id);
 	/* DPDK's size at least: some PMDs want more room than the caller's buffers have
 	 * (net_af_packet: its whole frame slot), and then get copies. */
 	dp->copy = rte_pktmbuf_pool_create(name, queues * (nrx + ntx + BURST) + 128, 64, PRIV_SIZE,
-					   RTE_MAX(dp->buf, RTE_MBUF_DEFAULT_BUF_SIZE), rte_eth_dev_socket_id(dp->id));
-	if (!dp->copy) {
-		lobo_err(err, "dpdk: cannot create a mempool for %u buffers: %s", queues * (nrx + ntx + BURST),
-			 dpdk_said(rte_strerror(rte_errno)));
-		return -ENOMEM;
-	}
+					   RTE_MAX(dp->buf, RTE_MBUF_DEFAULT_BUF_SIZE), dp->socket);
+	if (!dp->copy)
+		return lobo_fail(err, -ENOMEM, "dpdk: cannot create a mempool for %u buffers: %s",
+				 queues * (nrx + ntx + BURST), dpdk_said(rte_strerror(rte_errno)));
 	dp->slots = calloc((size_t)queues * (rx_cap + tx_cap), sizeof *dp->slots);
-	if (!dp->slots) {
-		lobo_err(err, "dpdk: out of memory");
-		return -ENOMEM;
-	}
-	for (uint16_t q = 0; q < queues && !rc; q++) {
+	if (!dp->slots)
+		return lobo_fail(err, -ENOMEM, "dpdk: out of memory");
+	for (uint16_t q = 0; q < queues; q++) {
 		struct lobo_frame *s = dp->slots + (size_t)q * (rx_cap + tx_cap);
 		rc = rx_setup(dp, q, nrx, s, rx_cap, err);
 		if (!rc)
 			rc = tx_setup(dp, q, ntx, s + rx_cap, tx_cap, err);
+		if (rc)
+			return rc;
 	}
-	if (rc)
-		return rc;
-	if ((rc = rte_eth_dev_start(dp->id))) {
-		lobo_err(err, "dpdk: cannot start %s: %s", rte_dev_name(dp->dev), dpdk_said(rte_strerror(-rc)));
-		return rc;
-	}
-	dp->started = true;
+	if ((rc = rte_eth_dev_start(dp->id)))
+		return lobo_fail(err, rc, "dpdk: cannot start %s: %s", rte_dev_name(dp->dev), dpdk_said(rte_strerror(-rc)));
 	rte_eth_promiscuous_enable(dp->id); /* a forwarder takes every frame; -ENOTSUP is fine */
 	dp->port.info.rx_ring = (uint16_t)RTE_MIN(rx_cap, 32768u);
 	dp->port.info.tx_ring = (uint16_t)RTE_MIN(tx_cap, 32768u);
@@ -847,71 +804,57 @@ static int dpdk_open(struct lobo_port **out, const char *arg, const char *params
 	if (rc)
 		return rc;
 	long buf = lobo_param_long(params, "buf", 2048), copy = lobo_param_long(params, "copy", 0);
-	if (buf < RTE_PKTMBUF_HEADROOM + 64 || buf > UINT16_MAX || (copy != 0 && copy != 1)) {
-		lobo_err(err, "dpdk: buf= takes %d to 65535 (bytes in each rx buffer the caller posts), copy= 0 or 1",
-			 RTE_PKTMBUF_HEADROOM + 64);
-		return -EINVAL;
-	}
-	if (!*arg) {
-		lobo_err(err, "dpdk: needs DPDK's device arguments: e.g. dpdk:net_null0, dpdk:net_af_packet0,iface=eth0 "
-			 "or dpdk:0000:00:08.0");
-		return -EINVAL;
-	}
+	if (buf < RTE_PKTMBUF_HEADROOM + 64 || buf > UINT16_MAX || (copy != 0 && copy != 1))
+		return lobo_fail(err, -EINVAL, "dpdk: buf= takes %d to 65535 (bytes in each rx buffer the caller posts), "
+				 "copy= 0 or 1", RTE_PKTMBUF_HEADROOM + 64);
+	if (!*arg)
+		return lobo_fail(err, -EINVAL, "dpdk: needs DPDK's device arguments: e.g. dpdk:net_null0, "
+				 "dpdk:net_af_packet0,iface=eth0 or dpdk:0000:00:08.0");
 	snprintf(name, sizeof name, "%.*s", (int)strcspn(arg, ","), arg);
 	snprintf(devargs, sizeof devargs, "%s", arg);
 	if (strchr(name, ':')) {
 		if ((rc = pci_check(name, bdf, err)))
 			return rc;
-		if (!mem || !mem->base) {
-			lobo_err(err, "dpdk: %s needs DMA memory: pass a lobo_mem from lobo_mem_alloc to lobo_port_open", bdf);
-			return -EINVAL;
-		}
+		if (!mem || !mem->base)
+			return lobo_fail(err, -EINVAL, "dpdk: %s needs DMA memory: pass a lobo_mem from lobo_mem_alloc "
+					 "to lobo_port_open", bdf);
 		snprintf(devargs, sizeof devargs, "%s%s", bdf, arg + strlen(name));
 		snprintf(name, sizeof name, "%s", bdf);
 	}
 	if ((rc = eal_start(*bdf ? bdf : NULL, err)))
 		return rc;
-	if (*bdf && !eal.pci) {
-		lobo_err(err, "dpdk: %s: DPDK was started for virtual devices only (by an earlier dpdk: port): "
-			 "open PCI ports first, or set LOBO_EAL_ARGS='-a %s'", bdf, bdf);
-		return -EBUSY;
-	}
+	if (*bdf && !eal.pci)
+		return lobo_fail(err, -EBUSY, "dpdk: %s: DPDK was started for virtual devices only (by an earlier dpdk: "
+				 "port): open PCI ports first, or set LOBO_EAL_ARGS='-a %s'", bdf, bdf);
 	if ((rc = probe(devargs, name, &id, err)))
 		return rc;
-	if ((rc = rte_eth_dev_info_get(id, &di))) {
-		lobo_err(err, "dpdk: cannot read %s's device info: %s", name, dpdk_said(rte_strerror(-rc)));
-		return rc;
-	}
+	if ((rc = rte_eth_dev_info_get(id, &di)))
+		return lobo_fail(err, rc, "dpdk: cannot read %s's device info: %s", name, dpdk_said(rte_strerror(-rc)));
 	struct dpdk_port *dp = calloc(1, sizeof *dp);
 	if (!dp) {
-		lobo_err(err, "dpdk: out of memory");
-		rc = -ENOMEM;
-		goto remove;
+		rte_dev_remove(di.device);
+		return lobo_fail(err, -ENOMEM, "dpdk: out of memory");
 	}
-	*dp = (struct dpdk_port){.id = id, .dev = di.device, .mem = mem, .copy_mode = copy, .buf = (uint16_t)buf,
-		.dma = strcmp(rte_bus_name(rte_dev_bus(di.device)), "vdev"), .pa = rte_eal_iova_mode() == RTE_IOVA_PA};
+	*dp = (struct dpdk_port){.id = id, .dev = di.device, .mem = mem, .socket = rte_eth_dev_socket_id(id),
+		.copy_mode = copy, .buf = (uint16_t)buf, .dma = strcmp(rte_bus_name(rte_dev_bus(di.device)), "vdev"),
+		.pa = rte_eal_iova_mode() == RTE_IOVA_PA};
 	for (size_t i = 0; i < sizeof copying_pmds / sizeof copying_pmds[0]; i++)
 		dp->pmd_copies |= !strcmp(di.driver_name, copying_pmds[i]);
 	rte_eth_dev_get_mtu(id, &mtu);
 	info.max_frame = RTE_MIN((uint32_t)mtu + RTE_ETHER_HDR_LEN + 4, (uint32_t)buf - RTE_PKTMBUF_HEADROOM);
 	dp->port.info = info;
-	if (dp->dma && (rc = dma_map(dp, err)))
-		goto unmap;
-	if ((rc = configure(dp, &di, info.rx_ring, info.tx_ring, err)))
-		goto unmap;
+	if (dp->dma)
+		rc = dma_map(dp, err);
+	if (!rc)
+		rc = configure(dp, &di, info.rx_ring, info.tx_ring, err);
+	if (rc) {
+		dpdk_close(&dp->port);
+		return rc;
+	}
 	snprintf(dp->port.info.mode, sizeof dp->port.info.mode, "%s, %s", di.driver_name, mode(dp));
 	dpdk_refresh_info(&dp->port);
 	*out = &dp->port;
 	return 0;
-unmap:
-	if (dp->dma)
-		dma_unmap(dp);
-	rte_eth_dev_close(id);
-	free_queues(dp);
-	free(dp);
-remove:
-	rte_dev_remove(di.device);
-	return rc;
 }
 
 const struct lobo_port_ops lobo_dpdk_ops = {
