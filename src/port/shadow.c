@@ -54,7 +54,7 @@ struct rx_slots {           /* per queue: the caller's buffer behind each tag th
 struct nic_state {
 	uint8_t mac[6];
 	uint32_t mtu;
-	bool up, promisc, allmulti;
+	bool up, promisc, allmulti; /* up is read by rx_poll and tx_post: atomic */
 	uint16_t nmc;
 	uint8_t mc[LOBO_MC_MAX + 1][6];
 };
@@ -64,10 +64,9 @@ struct lobo_shadow {
 	char name[IF_NAMESIZE];
 	int ifindex, tap, ctl, epoll;  /* ctl: a socket for SIOCSIF* ioctls */
 	struct mnl_socket *nl;
-	struct bpf_program filter;
-	bool filtered, carrier, mc_stale, allmulti_asked;
-	uint64_t mac_key;               /* nic.mac as the low 48 bits, for the rx_poll compare */
-	bool up;                        /* read by rx_poll, tx_post: atomic */
+	struct bpf_program filter;      /* bf_insns NULL: no exception= filter */
+	bool mc_stale, allmulti_asked;
+	uint64_t mac_key;               /* nic.mac as a number, for rx_poll: atomic */
 	uint64_t next_link_ns;
 	struct nic_state nic;
 	struct rx_slots rx[LOBO_MAX_QUEUES];
@@ -77,53 +76,38 @@ struct lobo_shadow {
 	struct lobo_ring done;          /* the caller's sent frames the service reclaimed for it */
 };
 
-/* A MAC address as the low 48 bits of one 8-byte load (little-endian, as
- * all of lobo): a frame's first 8 bytes hold its destination and more. */
-static uint64_t as_key(const uint8_t mac[8])
+/* A MAC address as one number, which another thread reads whole. */
+static uint64_t mac_key(const uint8_t mac[6])
 {
-	uint64_t k;
-	memcpy(&k, mac, 8);
-	return k & 0xffffffffffffull;
+	uint64_t k = 0;
+	memcpy(&k, mac, 6);
+	return k;
 }
 
-static uint64_t key_of(const uint8_t mac[6])
-{
-	uint8_t padded[8] = {0};
-	memcpy(padded, mac, 6);
-	return as_key(padded);
-}
-
-static bool is_up(const struct lobo_shadow *sh) { return __atomic_load_n(&sh->up, __ATOMIC_RELAXED); }
+static bool is_up(const struct lobo_shadow *sh) { return __atomic_load_n(&sh->nic.up, __ATOMIC_RELAXED); }
 
 /* ------------------------------------------------------------ the way in */
 
-static enum verdict classify(const struct lobo_shadow *sh, const struct lobo_frame *f)
+static enum verdict classify(const struct lobo_shadow *sh, bool up, const struct lobo_frame *f)
 {
 	const uint8_t *d = f->data;
-	if (f->len < 14)
-		return KEEP;
+	if (!up)
+		return DROP; /* the shadow is down: so is the port */
+	if (f->len < 14 || (f->flags & LOBO_F_ERROR))
+		return KEEP; /* a damaged frame: the caller sees it flagged, as without a shadow */
 	bool group = d[0] & 1;
-	if (sh->filtered) {
+	if (sh->filter.bf_insns) {
 		struct pcap_pkthdr h = {.caplen = f->len, .len = f->len};
 		if (!pcap_offline_filter(&sh->filter, &h, d))
 			return KEEP;
 		return group ? COPY : DIVERT;
 	}
 	if (!group)
-		return as_key(d) == __atomic_load_n(&sh->mac_key, __ATOMIC_RELAXED) ? DIVERT : KEEP;
+		return mac_key(d) == __atomic_load_n(&sh->mac_key, __ATOMIC_RELAXED) ? DIVERT : KEEP;
 	uint16_t type = (uint16_t)(d[12] << 8 | d[13]);
 	if (type == 0x0806 || (type == 0x86dd && f->len >= 54 && d[20] == 58)) /* ARP; IPv6 next header ICMPv6 */
 		return COPY;
 	return KEEP;
-}
-
-static enum verdict verdict_of(const struct lobo_shadow *sh, bool up, const struct lobo_frame *f)
-{
-	if (!up)
-		return DROP; /* the shadow is down: so is the port */
-	if (f->flags & LOBO_F_ERROR)
-		return KEEP; /* the caller sees it flagged, as without a shadow */
-	return classify(sh, f);
 }
 
 static void to_kernel(const struct lobo_shadow *sh, struct lobo_counters *c, const struct lobo_frame *f)
@@ -189,7 +173,7 @@ static uint16_t shadow_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_fram
 	bool up = is_up(sh);
 	for (uint16_t i = 0; i < n; i++) {
 		uint32_t s = (uint32_t)f[i].tag;
-		enum verdict v = verdict_of(sh, up, &f[i]);
+		enum verdict v = classify(sh, up, &f[i]);
 		if (v == DIVERT || v == COPY)
 			to_kernel(sh, c, &f[i]);
 		c->rx_dropped += v == DROP;
@@ -238,12 +222,15 @@ static uint16_t take_own(struct lobo_shadow *sh, struct lobo_frame *f, uint16_t 
 	return left;
 }
 
+/* Queue 0 also carries the kernel's frames, and what the service reclaimed. */
 static uint16_t shadow_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
 {
 	struct lobo_shadow *sh = p->shadow;
-	uint16_t n = q ? 0 : lobo_ring_take(&sh->done, f, max);
-	uint16_t got = sh->inner->tx_reclaim(p, q, f + n, (uint16_t)(max - n));
-	return (uint16_t)(n + (q ? got : take_own(sh, f + n, got)));
+	if (q)
+		return sh->inner->tx_reclaim(p, q, f, max);
+	uint16_t n = lobo_ring_take(&sh->done, f, max);
+	uint16_t got = sh->inner->tx_reclaim(p, 0, f + n, (uint16_t)(max - n));
+	return (uint16_t)(n + take_own(sh, f + n, got));
 }
 
 /* The kernel announces a multicast join on the wire: IGMP, or MLD (behind a
@@ -338,7 +325,7 @@ static int apply_mac(struct lobo_port *p, const uint8_t mac[6], char *err)
 		return refused(sh, rc, "take this address", err);
 	}
 	memcpy(sh->nic.mac, mac, 6);
-	__atomic_store_n(&sh->mac_key, key_of(mac), __ATOMIC_RELAXED);
+	__atomic_store_n(&sh->mac_key, mac_key(mac), __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -368,8 +355,7 @@ static int apply_up(struct lobo_port *p, bool up, char *err)
 		set_flag(sh, IFF_UP, sh->nic.up);
 		return refused(sh, rc, up ? "go up" : "go down", err);
 	}
-	sh->nic.up = up;
-	__atomic_store_n(&sh->up, up, __ATOMIC_RELAXED);
+	__atomic_store_n(&sh->nic.up, up, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -527,6 +513,7 @@ static int read_netlink(struct lobo_port *p, char *err)
 	return m.rc;
 }
 
+/* NAME's carrier is the NIC's link (the kernel ignores a carrier set twice). */
 static void follow_link(struct lobo_port *p)
 {
 	struct lobo_shadow *sh = p->shadow;
@@ -537,8 +524,7 @@ static void follow_link(struct lobo_port *p)
 		return;
 	sh->next_link_ns = now + LINK_CHECK_NS;
 	int link = lobo_port_info(p)->link_up;
-	if (link != sh->carrier && !ioctl(sh->tap, TUNSETCARRIER, &link))
-		sh->carrier = link;
+	ioctl(sh->tap, TUNSETCARRIER, &link);
 }
 
 int lobo_port_service(struct lobo_port *p, char *err)
@@ -576,8 +562,7 @@ static void free_shadow(struct lobo_shadow *sh)
 		close(sh->ctl);
 	if (sh->tap >= 0)
 		close(sh->tap); /* not persistent: NAME goes with it */
-	if (sh->filtered)
-		pcap_freecode(&sh->filter);
+	pcap_freecode(&sh->filter);
 	free(sh->rx[0].slot);
 	free(sh);
 }
@@ -606,16 +591,14 @@ static int compile_filter(struct lobo_shadow *sh, const char *filter, char *err)
 	if (!*filter)
 		return 0;
 	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
-	if (!dead) {
-		lobo_err(err, "shadow: out of memory");
-		return -ENOMEM;
-	}
+	if (!dead)
+		return lobo_fail(err, -ENOMEM, "shadow: out of memory");
 	int rc = pcap_compile(dead, &sh->filter, filter, 1, PCAP_NETMASK_UNKNOWN);
 	if (rc)
-		lobo_err(err, "shadow: bad exception filter '%s': %s: see man 7 pcap-filter", filter, pcap_geterr(dead));
+		rc = lobo_fail(err, -EINVAL, "shadow: bad exception filter '%s': %s: see man 7 pcap-filter", filter,
+			       pcap_geterr(dead));
 	pcap_close(dead);
-	sh->filtered = !rc;
-	return rc ? -EINVAL : 0;
+	return rc;
 }
 
 /* Rx slot tables for every queue in one allocation, and the ring of frames
@@ -627,10 +610,8 @@ static int alloc_tables(struct lobo_shadow *sh, const struct lobo_port_info *inf
 		park <<= 1;
 	size_t per_queue = ring * (sizeof(struct lobo_frame) + sizeof(uint32_t));
 	uint8_t *mem = calloc(1, info->queues * per_queue + park * sizeof(struct lobo_frame));
-	if (!mem) {
-		lobo_err(err, "shadow: out of memory");
-		return -ENOMEM;
-	}
+	if (!mem)
+		return lobo_fail(err, -ENOMEM, "shadow: out of memory");
 	for (uint16_t q = 0; q < info->queues; q++) {
 		struct rx_slots *r = &sh->rx[q];
 		r->slot = (struct lobo_frame *)(mem + q * per_queue);
@@ -647,38 +628,26 @@ static int open_tap(struct lobo_shadow *sh, char *err)
 	struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI};
 	memcpy(ifr.ifr_name, sh->name, sizeof sh->name);
 	sh->tap = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (sh->tap < 0 || ioctl(sh->tap, TUNSETIFF, &ifr)) {
-		int rc = -errno;
-		lobo_err(err, "shadow: cannot create TAP '%s': %s: run as root (CAP_NET_ADMIN), or `modprobe tun`",
-			 sh->name, strerror(-rc));
-		return rc;
-	}
+	if (sh->tap < 0 || ioctl(sh->tap, TUNSETIFF, &ifr))
+		return lobo_fail(err, -errno, "shadow: cannot create TAP '%s': %s: run as root (CAP_NET_ADMIN), "
+				 "or `modprobe tun`", sh->name, strerror(errno));
 	sh->ifindex = (int)if_nametoindex(sh->name);
 	sh->ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (sh->ctl < 0) {
-		int rc = -errno;
-		lobo_err(err, "shadow: no socket for ioctls: %s", strerror(-rc));
-		return rc;
-	}
+	if (sh->ctl < 0)
+		return lobo_fail(err, -errno, "shadow: no socket for ioctls: %s", strerror(errno));
 	return 0;
 }
 
 static int open_netlink(struct lobo_shadow *sh, char *err)
 {
 	sh->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (!sh->nl || mnl_socket_bind(sh->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, MNL_SOCKET_AUTOPID)) {
-		int rc = -errno;
-		lobo_err(err, "shadow: cannot open an rtnetlink socket: %s", strerror(-rc));
-		return rc;
-	}
+	if (!sh->nl || mnl_socket_bind(sh->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, MNL_SOCKET_AUTOPID))
+		return lobo_fail(err, -errno, "shadow: cannot open an rtnetlink socket: %s", strerror(errno));
 	struct epoll_event in = {.events = EPOLLIN};
 	sh->epoll = epoll_create1(EPOLL_CLOEXEC);
 	if (sh->epoll < 0 || epoll_ctl(sh->epoll, EPOLL_CTL_ADD, mnl_socket_get_fd(sh->nl), &in) ||
-	    epoll_ctl(sh->epoll, EPOLL_CTL_ADD, sh->tap, &in)) {
-		int rc = -errno;
-		lobo_err(err, "shadow: epoll: %s", strerror(-rc));
-		return rc;
-	}
+	    epoll_ctl(sh->epoll, EPOLL_CTL_ADD, sh->tap, &in))
+		return lobo_fail(err, -errno, "shadow: epoll: %s", strerror(errno));
 	return 0;
 }
 
@@ -708,9 +677,8 @@ static int mirror_nic(struct lobo_shadow *sh, const struct lobo_port_info *info,
 	set_alias(sh, info);
 	sh->nic = (struct nic_state){.mtu = info->max_frame - 18, .up = true, .promisc = true};
 	memcpy(sh->nic.mac, info->mac, 6);
-	sh->mac_key = key_of(info->mac);
-	sh->up = sh->mc_stale = true;
-	sh->carrier = carrier;
+	sh->mac_key = mac_key(info->mac);
+	sh->mc_stale = true;
 	return rc;
 }
 
@@ -726,23 +694,17 @@ static void forget_own_changes(struct lobo_shadow *sh)
 
 int lobo_shadow_attach(struct lobo_port *p, const char *name, const char *filter, char *err)
 {
-	if (!*name || strlen(name) >= IF_NAMESIZE) {
-		lobo_err(err, "shadow: '%s' is not an interface name: use 1 to %d characters, e.g. shadow=lobo0", name, IF_NAMESIZE - 1);
-		return -EINVAL;
-	}
-	if (if_nametoindex(name)) {
-		lobo_err(err, "shadow: interface '%s' exists already: pick another name, or `ip link del %s`", name, name);
-		return -EEXIST;
-	}
-	if (p->info.max_frame < 18 + 68) {
-		lobo_err(err, "shadow: %s has no MTU: it cannot have a shadow", p->info.name);
-		return -EINVAL;
-	}
+	if (!*name || strlen(name) >= IF_NAMESIZE)
+		return lobo_fail(err, -EINVAL, "shadow: '%s' is not an interface name: use 1 to %d characters, "
+				 "e.g. shadow=lobo0", name, IF_NAMESIZE - 1);
+	if (if_nametoindex(name))
+		return lobo_fail(err, -EEXIST, "shadow: interface '%s' exists already: pick another name, "
+				 "or `ip link del %s`", name, name);
+	if (p->info.max_frame < 18 + 68)
+		return lobo_fail(err, -EINVAL, "shadow: %s has no MTU: it cannot have a shadow", p->info.name);
 	struct lobo_shadow *sh = calloc(1, sizeof *sh);
-	if (!sh) {
-		lobo_err(err, "shadow: out of memory");
-		return -ENOMEM;
-	}
+	if (!sh)
+		return lobo_fail(err, -ENOMEM, "shadow: out of memory");
 	*sh = (struct lobo_shadow){.inner = p->ops, .tap = -1, .ctl = -1, .epoll = -1};
 	memcpy(sh->name, name, strlen(name) + 1);
 	int rc = compile_filter(sh, filter, err);
