@@ -58,10 +58,8 @@ int lobo_mem_alloc(struct lobo_mem *mem, size_t len, char *err)
 {
 	memset(mem, 0, sizeof *mem);
 	mem->fd = -1;
-	if (len == 0) {
-		snprintf(err, LOBO_ERR_LEN, "cannot allocate an empty memory region: ask for at least one buffer");
-		return -EINVAL;
-	}
+	if (len == 0)
+		return lobo_fail(err, -EINVAL, "cannot allocate an empty memory region: ask for at least one buffer");
 	size_t huge_len = (len + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
 	void *p = map_huge_file(huge_len, &mem->fd);
 	if (p == MAP_FAILED) /* no hugetlbfs mount: hugepages that cannot outlive us */
@@ -75,10 +73,8 @@ int lobo_mem_alloc(struct lobo_mem *mem, size_t len, char *err)
 		size_t page = (size_t)sysconf(_SC_PAGESIZE);
 		len = (len + page - 1) & ~(page - 1);
 		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		if (p == MAP_FAILED) {
-			snprintf(err, LOBO_ERR_LEN, "cannot map %zu bytes of memory: %s", len, strerror(errno));
-			return -errno;
-		}
+		if (p == MAP_FAILED)
+			return lobo_fail(err, -errno, "cannot map %zu bytes of memory: %s", len, strerror(errno));
 		mem->page_size = page;
 	}
 	/* Locking may fail for an unprivileged user with a small RLIMIT_MEMLOCK;
@@ -105,29 +101,25 @@ void lobo_mem_free(struct lobo_mem *mem)
 int lobo_mem_resolve_phys(struct lobo_mem *mem, char *err)
 {
 	size_t pages = mem->len / mem->page_size, small = (size_t)sysconf(_SC_PAGESIZE);
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return lobo_fail(err, -errno, "cannot read /proc/self/pagemap: %s", strerror(errno));
 	uint64_t *phys = calloc(pages, sizeof *phys);
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	if (!phys || fd < 0) {
-		snprintf(err, LOBO_ERR_LEN, "cannot read /proc/self/pagemap: %s", strerror(errno));
-		free(phys);
-		if (fd >= 0)
-			close(fd);
-		return -errno;
-	}
-	for (size_t i = 0; i < pages; i++) {
+	int rc = phys ? 0 : lobo_fail(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < pages; i++) {
 		uint64_t entry = 0;
 		off_t at = (off_t)((uintptr_t)(mem->base + i * mem->page_size) / small * sizeof entry);
-		if (pread(fd, &entry, sizeof entry, at) != sizeof entry || !(entry >> 63) ||
-		    !(entry & ((1ull << 55) - 1))) {
-			snprintf(err, LOBO_ERR_LEN,
-				 "no physical address for DMA memory: run as root (CAP_SYS_ADMIN) or use a device with an IOMMU (VFIO)");
-			free(phys);
-			close(fd);
-			return -EPERM;
-		}
-		phys[i] = (entry & ((1ull << 55) - 1)) * small;
+		bool present = pread(fd, &entry, sizeof entry, at) == sizeof entry && (entry >> 63);
+		phys[i] = present ? (entry & ((1ull << 55) - 1)) * small : 0;
+		if (!phys[i])
+			rc = lobo_fail(err, -EPERM, "no physical address for DMA memory: run as root (CAP_SYS_ADMIN) or use "
+				       "a device with an IOMMU (VFIO)");
 	}
 	close(fd);
+	if (rc) {
+		free(phys);
+		return rc;
+	}
 	free(mem->phys);
 	mem->phys = phys;
 	return 0;
@@ -147,20 +139,16 @@ int lobo_mem_claim(const struct lobo_mem *mem, const char *owner, char *err)
 {
 	char dir[256], name[320];
 	struct stat st;
-	if (mem->fd < 0 || owner_dir("", dir, sizeof dir)) {
-		lobo_err(err, "pci: %s without IOMMU needs its DMA memory in a hugetlbfs file, which outlives a crash: "
-			 "mount -t hugetlbfs nodev /dev/hugepages", owner);
-		return -ENOTSUP;
-	}
+	if (mem->fd < 0 || owner_dir("", dir, sizeof dir))
+		return lobo_fail(err, -ENOTSUP, "pci: %s without IOMMU needs its DMA memory in a hugetlbfs file, which "
+				 "outlives a crash: mount -t hugetlbfs nodev /dev/hugepages", owner);
 	mkdir(dir, 0700); /* <hugetlbfs>/lobo/ */
 	owner_dir(owner, dir, sizeof dir);
 	mkdir(dir, 0700);
 	fstat(mem->fd, &st);
 	snprintf(name, sizeof name, "%s/%d-%lu", dir, (int)getpid(), (unsigned long)st.st_ino);
-	if (linkat(mem->fd, "", AT_FDCWD, name, AT_EMPTY_PATH) && errno != EEXIST) {
-		lobo_err(err, "pci: cannot keep DMA memory for %s in %.120s: %s", owner, dir, strerror(errno));
-		return -errno;
-	}
+	if (linkat(mem->fd, "", AT_FDCWD, name, AT_EMPTY_PATH) && errno != EEXIST)
+		return lobo_fail(err, -errno, "pci: cannot keep DMA memory for %s in %.120s: %s", owner, dir, strerror(errno));
 	return 0;
 }
 

@@ -33,10 +33,9 @@ int lobo_pci_parse_bdf(const char *arg, char bdf[16], char *err)
 	char end;
 	if (arg[strspn(arg, "0123456789abcdefABCDEF:.")] || /* scanf's %x would take "0x" */
 	    (sscanf(arg, "%x:%x:%x.%x%c", &dom, &bus, &dev, &fn, &end) != 4 &&
-	     (dom = 0, sscanf(arg, "%x:%x.%x%c", &bus, &dev, &fn, &end) != 3))) {
-		lobo_err(err, "pci: '%s' is not a PCI address: write DDDD:BB:DD.F or BB:DD.F as lspci -D shows it", arg);
-		return -EINVAL;
-	}
+	     (dom = 0, sscanf(arg, "%x:%x.%x%c", &bus, &dev, &fn, &end) != 3)))
+		return lobo_fail(err, -EINVAL, "pci: '%s' is not a PCI address: write DDDD:BB:DD.F or BB:DD.F as "
+				 "lspci -D shows it", arg);
 	snprintf(bdf, 16, "%04x:%02x:%02x.%x", dom & 0xffff, bus & 0xff, dev & 0x1f, fn & 7);
 	return 0;
 }
@@ -85,40 +84,36 @@ static unsigned read_hex(const char *path)
 	return (unsigned)strtoul(buf, NULL, 16);
 }
 
-void lobo_pci_driver(const char *bdf, char *name, size_t len)
+/* The last part of the path the device's link `name` points to, "" without one. */
+static void read_link(const char *bdf, const char *name, char *out, size_t len)
 {
 	char path[96], link[256];
-	snprintf(path, sizeof path, SYSFS "%s/driver", bdf);
+	snprintf(path, sizeof path, SYSFS "%s/%s", bdf, name);
 	ssize_t n = readlink(path, link, sizeof link - 1);
 	link[n > 0 ? n : 0] = 0;
-	snprintf(name, len, "%s", n > 0 ? strrchr(link, '/') + 1 : "");
+	snprintf(out, len, "%s", n > 0 ? strrchr(link, '/') + 1 : "");
+}
+
+void lobo_pci_driver(const char *bdf, char *name, size_t len) { read_link(bdf, "driver", name, len); }
+
+int lobo_pci_iommu_group(const char *bdf)
+{
+	char group[16];
+	read_link(bdf, "iommu_group", group, sizeof group);
+	return *group ? atoi(group) : -1;
 }
 
 int lobo_pci_id(const char *bdf, uint16_t *vendor, uint16_t *device, char *err)
 {
-	char path[64];
+	char path[64], value[16];
 	snprintf(path, sizeof path, SYSFS "%s", bdf);
-	if (access(path, F_OK)) {
-		lobo_err(err, "pci: no PCI device at %s: list devices with lspci -D or ls " SYSFS, bdf);
-		return -ENODEV;
-	}
-	char value[16];
+	if (access(path, F_OK))
+		return lobo_fail(err, -ENODEV, "pci: no PCI device at %s: list devices with lspci -D or ls " SYSFS, bdf);
 	read_dev(bdf, "vendor", value, sizeof value);
 	*vendor = (uint16_t)strtoul(value, NULL, 16);
 	read_dev(bdf, "device", value, sizeof value);
 	*device = (uint16_t)strtoul(value, NULL, 16);
 	return 0;
-}
-
-int lobo_pci_iommu_group(const char *bdf)
-{
-	char path[96], link[128];
-	snprintf(path, sizeof path, SYSFS "%s/iommu_group", bdf);
-	ssize_t n = readlink(path, link, sizeof link - 1);
-	if (n <= 0)
-		return -1;
-	link[n] = 0;
-	return atoi(strrchr(link, '/') + 1);
 }
 
 /* One lobo process per device: flock is released when its holder dies, even by
@@ -129,22 +124,18 @@ static int lock_device(struct lobo_pci *pci, char *err)
 	mkdir(LOBO_STATS_DIR, 0755);
 	snprintf(path, sizeof path, LOBO_STATS_DIR "/pci-%s.lock", pci->bdf);
 	pci->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (pci->lock_fd < 0) {
-		lobo_err(err, "pci: cannot create %s: %s", path, strerror(errno));
-		return -errno;
-	}
+	if (pci->lock_fd < 0)
+		return lobo_fail(err, -errno, "pci: cannot create %s: %s", path, strerror(errno));
 	if (flock(pci->lock_fd, LOCK_EX | LOCK_NB)) {
 		ssize_t n = pread(pci->lock_fd, pid, sizeof pid - 1, 0);
 		pid[n > 0 ? n : 0] = 0;
-		lobo_err(err, "pci: %s is in use by lobo process %s: stop that process first", pci->bdf,
-			 *pid ? pid : "(unknown)");
 		close(pci->lock_fd);
 		pci->lock_fd = -1;
-		return -EBUSY;
+		return lobo_fail(err, -EBUSY, "pci: %s is in use by lobo process %s: stop that process first", pci->bdf,
+				 *pid ? pid : "(unknown)");
 	}
-	int n = snprintf(pid, sizeof pid, "%d", (int)getpid());
-	bool noted = !ftruncate(pci->lock_fd, 0) && pwrite(pci->lock_fd, pid, (size_t)n, 0) == n;
-	(void)noted; /* the pid only makes the message above clearer */
+	if (!ftruncate(pci->lock_fd, 0)) /* the pid only makes the message above clearer */
+		dprintf(pci->lock_fd, "%d", (int)getpid());
 	return 0;
 }
 
@@ -225,11 +216,9 @@ static int vfio_ready(const char *bdf, char *err)
 	char pattern[96], drv[32];
 	glob_t g;
 	int group = lobo_pci_iommu_group(bdf), rc = 0;
-	if (access(VFIO_PCI, F_OK) && load_vfio_pci()) {
-		lobo_err(err, "pci: %s has an IOMMU but vfio-pci is not loaded and modprobe vfio-pci failed: "
-			 "load it, or add ?vfio=0 to run without isolation", bdf);
-		return -ENOENT;
-	}
+	if (access(VFIO_PCI, F_OK) && load_vfio_pci())
+		return lobo_fail(err, -ENOENT, "pci: %s has an IOMMU but vfio-pci is not loaded and modprobe vfio-pci "
+				 "failed: load it, or add ?vfio=0 to run without isolation", bdf);
 	snprintf(pattern, sizeof pattern, "/sys/kernel/iommu_groups/%d/devices/*", group);
 	if (glob(pattern, 0, NULL, &g)) {
 		globfree(&g);
@@ -241,9 +230,8 @@ static int vfio_ready(const char *bdf, char *err)
 		if (!strcmp(other, bdf) || !*drv || !strcmp(drv, "vfio-pci") || !strcmp(drv, "pci-stub") ||
 		    !strcmp(drv, "pcieport"))
 			continue;
-		lobo_err(err, "pci: %s shares IOMMU group %d with %s, which %s drives: "
-			 "give that device to vfio-pci too, or add ?vfio=0 to run without isolation", bdf, group, other, drv);
-		rc = -EBUSY;
+		rc = lobo_fail(err, -EBUSY, "pci: %s shares IOMMU group %d with %s, which %s drives: give that device "
+			       "to vfio-pci too, or add ?vfio=0 to run without isolation", bdf, group, other, drv);
 	}
 	globfree(&g);
 	return rc;
@@ -253,15 +241,12 @@ static int vfio_ready(const char *bdf, char *err)
  * buffer must be physically contiguous) in a file that can outlive a crash. */
 static int phys_ready(const char *bdf, const struct lobo_mem *mem, char *err)
 {
-	if (!mem->huge) {
-		lobo_err(err, "pci: %s without IOMMU needs hugepage memory: echo 64 > /proc/sys/vm/nr_hugepages", bdf);
-		return -ENOMEM;
-	}
-	if (mem->fd < 0) {
-		lobo_err(err, "pci: %s without IOMMU needs its DMA memory in a hugetlbfs file, which outlives a crash: "
-			 "mount -t hugetlbfs nodev /dev/hugepages", bdf);
-		return -ENOTSUP;
-	}
+	if (!mem->huge)
+		return lobo_fail(err, -ENOMEM, "pci: %s without IOMMU needs hugepage memory: "
+				 "echo 64 > /proc/sys/vm/nr_hugepages", bdf);
+	if (mem->fd < 0)
+		return lobo_fail(err, -ENOTSUP, "pci: %s without IOMMU needs its DMA memory in a hugetlbfs file, which "
+				 "outlives a crash: mount -t hugetlbfs nodev /dev/hugepages", bdf);
 	return 0;
 }
 
@@ -270,10 +255,9 @@ static int check_device(const struct lobo_pci *pci, const struct lobo_pci_want *
 {
 	char use[160];
 	lobo_pci_kernel_use(pci->bdf, use, sizeof use);
-	if (*use && !want->force) {
-		lobo_err(err, "pci: %s is in use by the kernel: %s: take the interface down, or add ?force=1", pci->bdf, use);
-		return -EBUSY;
-	}
+	if (*use && !want->force)
+		return lobo_fail(err, -EBUSY, "pci: %s is in use by the kernel: %s: take the interface down, or add "
+				 "?force=1", pci->bdf, use);
 	return want->vfio ? vfio_ready(pci->bdf, err) : phys_ready(pci->bdf, want->mem, err);
 }
 
@@ -282,13 +266,12 @@ static int check_device(const struct lobo_pci *pci, const struct lobo_pci_want *
 static int take_device(struct lobo_pci *pci, bool vfio, char *err)
 {
 	const char *drv = pci->old_driver;
-	bool keep = vfio && !strcmp(drv, "vfio-pci");
-	int rc = *drv && !keep ? write_dev(pci->bdf, "driver/unbind", pci->bdf) : 0;
-	if (rc) {
-		lobo_err(err, "pci: cannot unbind %s from kernel driver %s: %s", pci->bdf, drv, strerror(-rc));
-		return rc;
-	}
-	if (!vfio || keep)
+	int rc = 0;
+	if (vfio && !strcmp(drv, "vfio-pci"))
+		return 0;
+	if (*drv && (rc = write_dev(pci->bdf, "driver/unbind", pci->bdf)))
+		return lobo_fail(err, rc, "pci: cannot unbind %s from kernel driver %s: %s", pci->bdf, drv, strerror(-rc));
+	if (!vfio)
 		return 0;
 	rc = write_dev(pci->bdf, "driver_override", "vfio-pci");
 	if (!rc)
@@ -303,13 +286,14 @@ static void give_back(struct lobo_pci *pci)
 {
 	char drv[32], path[96];
 	lobo_pci_driver(pci->bdf, drv, sizeof drv);
-	bool same = !strcmp(drv, pci->old_driver);
-	if (*drv && !same)
-		write_dev(pci->bdf, "driver/unbind", pci->bdf);
-	snprintf(path, sizeof path, "/sys/bus/pci/drivers/%s/bind", pci->old_driver);
-	if (*pci->old_driver && !same) { /* the override lets it bind whatever its ID table says (vfio-pci has none) */
-		write_dev(pci->bdf, "driver_override", pci->old_driver);
-		write_sysfs(path, pci->bdf);
+	if (strcmp(drv, pci->old_driver)) {
+		if (*drv)
+			write_dev(pci->bdf, "driver/unbind", pci->bdf);
+		if (*pci->old_driver) { /* the override lets it bind whatever its ID table says (vfio-pci has none) */
+			snprintf(path, sizeof path, "/sys/bus/pci/drivers/%s/bind", pci->old_driver);
+			write_dev(pci->bdf, "driver_override", pci->old_driver);
+			write_sysfs(path, pci->bdf);
+		}
 	}
 	write_dev(pci->bdf, "driver_override", *pci->old_override ? pci->old_override : "\n");
 }
@@ -319,10 +303,8 @@ static int open_config(struct lobo_pci *pci, char *err)
 	char path[96];
 	snprintf(path, sizeof path, SYSFS "%s/config", pci->bdf);
 	pci->config_fd = open(path, O_RDWR | O_CLOEXEC);
-	if (pci->config_fd < 0) {
-		lobo_err(err, "pci: cannot open %s: %s", path, strerror(errno));
-		return -errno;
-	}
+	if (pci->config_fd < 0)
+		return lobo_fail(err, -errno, "pci: cannot open %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -349,16 +331,19 @@ static int registers_on(struct lobo_pci *pci, char *err)
 	return rc;
 }
 
+/* Nothing open yet. */
+static void pci_init(struct lobo_pci *pci, const char *bdf)
+{
+	*pci = (struct lobo_pci){.lock_fd = -1, .config_fd = -1, .container = -1, .group = -1, .device_fd = -1};
+	snprintf(pci->bdf, sizeof pci->bdf, "%s", bdf);
+}
+
 int lobo_pci_open(struct lobo_pci *pci, const char *bdf, const struct lobo_pci_want *want, char *err)
 {
-	memset(pci, 0, sizeof *pci);
-	pci->lock_fd = pci->config_fd = pci->container = pci->group = pci->device_fd = -1;
-	snprintf(pci->bdf, sizeof pci->bdf, "%s", bdf);
+	pci_init(pci, bdf);
 	pci->restore = true;
-	if (geteuid()) {
-		lobo_err(err, "pci: driving %s needs root (sysfs and DMA memory): run lobo with sudo", bdf);
-		return -EPERM;
-	}
+	if (geteuid())
+		return lobo_fail(err, -EPERM, "pci: driving %s needs root (sysfs and DMA memory): run lobo with sudo", bdf);
 	int rc = lock_device(pci, err);
 	if (rc)
 		return rc;
@@ -410,37 +395,40 @@ void lobo_pci_close(struct lobo_pci *pci)
 	pci->lock_fd = -1;
 }
 
+/* DMA off, then the function reset the kernel knows for the device, if any. */
+static int reset_function(struct lobo_pci *pci, char *err)
+{
+	int rc = open_config(pci, err);
+	if (!rc && lobo_pci_bus_master(pci, false))
+		rc = lobo_fail(err, -EIO, "pci: cannot turn bus mastering off on %s: is the device still there?", pci->bdf);
+	if (!rc)
+		write_dev(pci->bdf, "reset", "1");
+	close_access(pci);
+	return rc;
+}
+
 int lobo_pci_reset(const char *arg, size_t *released, char *err)
 {
-	struct lobo_pci pci = {.lock_fd = -1, .config_fd = -1, .container = -1, .group = -1, .device_fd = -1};
+	struct lobo_pci pci;
 	uint16_t vendor, device;
-	char drv[32];
+	char bdf[16], drv[32];
 	*released = 0;
-	int rc = lobo_pci_parse_bdf(arg, pci.bdf, err);
+	int rc = lobo_pci_parse_bdf(arg, bdf, err);
 	if (!rc)
-		rc = lobo_pci_id(pci.bdf, &vendor, &device, err);
-	if (!rc && geteuid()) {
-		lobo_err(err, "pci: resetting %s needs root: run lobo with sudo", pci.bdf);
-		rc = -EPERM;
-	}
-	if (!rc)
-		rc = lock_device(&pci, err);
+		rc = lobo_pci_id(bdf, &vendor, &device, err);
 	if (rc)
 		return rc;
+	if (geteuid())
+		return lobo_fail(err, -EPERM, "pci: resetting %s needs root: run lobo with sudo", bdf);
+	pci_init(&pci, bdf);
+	if ((rc = lock_device(&pci, err)))
+		return rc;
 	/* A kernel driver other than vfio-pci reset the device when it bound to it. */
-	lobo_pci_driver(pci.bdf, drv, sizeof drv);
-	if (!*drv || !strcmp(drv, "vfio-pci")) {
-		rc = open_config(&pci, err);
-		if (!rc && lobo_pci_bus_master(&pci, false)) {
-			lobo_err(err, "pci: cannot turn bus mastering off on %s: is the device still there?", pci.bdf);
-			rc = -EIO;
-		}
-		if (!rc) /* the function reset the kernel knows for it, if any */
-			write_dev(pci.bdf, "reset", "1");
-		close_access(&pci);
-	}
+	lobo_pci_driver(bdf, drv, sizeof drv);
+	if (!*drv || !strcmp(drv, "vfio-pci"))
+		rc = reset_function(&pci, err);
 	if (!rc)
-		*released = lobo_mem_release(pci.bdf, 0);
+		*released = lobo_mem_release(bdf, 0);
 	close(pci.lock_fd);
 	return rc;
 }
@@ -455,55 +443,52 @@ int lobo_pci_config_write(const struct lobo_pci *pci, unsigned off, const void *
 	return pwrite(pci->config_fd, buf, len, pci->config_off + off) == (ssize_t)len ? 0 : -EIO;
 }
 
-/* bar->len is set only once the BAR is open: a caller may take it for "open". */
+/* BAR index in sysfs's resource file: a line "start end flags" per BAR. */
+static int sysfs_resource(const struct lobo_pci *pci, int index, size_t *len, bool *mappable)
+{
+	char path[96];
+	unsigned long long start = 0, end = 0, flags = 0;
+	snprintf(path, sizeof path, SYSFS "%s/resource", pci->bdf);
+	FILE *f = fopen(path, "re");
+	for (int i = 0; f && i <= index; i++)
+		if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) != 3)
+			start = end = 0;
+	if (f)
+		fclose(f);
+	if (!end)
+		return -ENODEV;
+	*len = (size_t)(end - start + 1);
+	*mappable = !(flags & IORESOURCE_IO);
+	return 0;
+}
+
+/* A memory BAR is mapped; an I/O BAR keeps an fd to pread and pwrite at off
+ * (VFIO's region, or sysfs's resourceN). bar->len is set only once the BAR is
+ * open: a caller may take it for "open". */
 int lobo_pci_bar_open(const struct lobo_pci *pci, int index, struct lobo_pci_bar *bar, char *err)
 {
 	char path[96];
-	bool mappable = false;
-	size_t len = 0;
-	memset(bar, 0, sizeof *bar);
-	bar->fd = -1;
-	if (pci->device_fd >= 0) {
-		if (lobo_vfio_region(pci, index, &bar->off, &len, &mappable))
-			goto absent;
-		bar->fd = mappable ? pci->device_fd : dup(pci->device_fd);
-	} else {
-		unsigned long long start = 0, end = 0, flags = 0;
-		snprintf(path, sizeof path, SYSFS "%s/resource", pci->bdf);
-		FILE *f = fopen(path, "re");
-		for (int i = 0; f && i <= index; i++)
-			if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) != 3)
-				start = end = 0;
-		if (f)
-			fclose(f);
-		if (!end)
-			goto absent;
-		len = (size_t)(end - start + 1);
-		mappable = !(flags & IORESOURCE_IO);
-		snprintf(path, sizeof path, SYSFS "%s/resource%d", pci->bdf, index);
-		bar->fd = open(path, O_RDWR | O_CLOEXEC | (mappable ? O_SYNC : 0));
-	}
-	if (bar->fd < 0) {
-		lobo_err(err, "pci: cannot open BAR%d of %s: %s", index, pci->bdf, strerror(errno));
-		return -errno;
-	}
+	bool mappable, vfio = pci->device_fd >= 0;
+	size_t len;
+	*bar = (struct lobo_pci_bar){.fd = -1};
+	if (vfio ? lobo_vfio_region(pci, index, &bar->off, &len, &mappable) : sysfs_resource(pci, index, &len, &mappable))
+		return lobo_fail(err, -ENODEV, "pci: %s has no BAR%d: is it the device you meant?", pci->bdf, index);
+	snprintf(path, sizeof path, SYSFS "%s/resource%d", pci->bdf, index);
+	int fd = vfio ? dup(pci->device_fd) : open(path, O_RDWR | O_CLOEXEC | (mappable ? O_SYNC : 0));
+	if (fd < 0)
+		return lobo_fail(err, -errno, "pci: cannot open BAR%d of %s: %s", index, pci->bdf, strerror(errno));
 	if (mappable) {
-		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bar->fd, bar->off);
+		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, bar->off);
 		int rc = p == MAP_FAILED ? -errno : 0;
-		if (pci->device_fd < 0)
-			close(bar->fd);
-		bar->fd = -1;
-		if (rc) {
-			lobo_err(err, "pci: cannot map BAR%d of %s: %s", index, pci->bdf, strerror(-rc));
-			return rc;
-		}
+		close(fd);
+		if (rc)
+			return lobo_fail(err, rc, "pci: cannot map BAR%d of %s: %s", index, pci->bdf, strerror(-rc));
 		bar->mmio = p;
+	} else {
+		bar->fd = fd;
 	}
 	bar->len = len;
 	return 0;
-absent:
-	lobo_err(err, "pci: %s has no BAR%d: is it the device you meant?", pci->bdf, index);
-	return -ENODEV;
 }
 
 void lobo_pci_bar_close(struct lobo_pci_bar *bar)
@@ -549,14 +534,12 @@ static int map_iova(struct lobo_pci *pci, struct lobo_mem *mem, char *err)
 	int slot = 0;
 	while (slot < LOBO_PCI_MAX_IOVA && pci->iova[slot])
 		slot++;
-	if (mem->phys) {
-		lobo_err(err, "pci: %s: this memory already serves a port without IOMMU: give each its own lobo_mem", pci->bdf);
-		return -EINVAL;
-	}
-	if (slot == LOBO_PCI_MAX_IOVA) {
-		lobo_err(err, "pci: %s: more than %d DMA regions for one device", pci->bdf, LOBO_PCI_MAX_IOVA);
-		return -ENOSPC;
-	}
+	if (mem->phys)
+		return lobo_fail(err, -EINVAL, "pci: %s: this memory already serves a port without IOMMU: give each "
+				 "its own lobo_mem", pci->bdf);
+	if (slot == LOBO_PCI_MAX_IOVA)
+		return lobo_fail(err, -ENOSPC, "pci: %s: more than %d DMA regions for one device", pci->bdf,
+				 LOBO_PCI_MAX_IOVA);
 	int rc = lobo_vfio_map(pci, mem, err);
 	if (!rc) {
 		pci->iova[slot] = mem;
@@ -569,10 +552,9 @@ int lobo_pci_dma_map(struct lobo_pci *pci, struct lobo_mem *mem, bool bypass_iom
 {
 	if (pci->container >= 0 && !bypass_iommu)
 		return map_iova(pci, mem, err);
-	if (mem->iommu_mapped) {
-		lobo_err(err, "pci: %s needs physical addresses but this memory serves a VFIO port: give each its own lobo_mem", pci->bdf);
-		return -EINVAL;
-	}
+	if (mem->iommu_mapped)
+		return lobo_fail(err, -EINVAL, "pci: %s needs physical addresses but this memory serves a VFIO port: "
+				 "give each its own lobo_mem", pci->bdf);
 	int rc = phys_ready(pci->bdf, mem, err);
 	/* Mapped all the same where the device bypasses the IOMMU: VFIO pins the
 	 * pages, so the kernel never moves one the device writes into. */

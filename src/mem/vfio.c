@@ -19,33 +19,28 @@ int lobo_vfio_open(struct lobo_pci *pci, char *err)
 	snprintf(path, sizeof path, "/dev/vfio/%d", group);
 	pci->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
 	pci->group = open(path, O_RDWR | O_CLOEXEC);
-	if (pci->container < 0 || pci->group < 0) {
-		lobo_err(err, "pci: %s: cannot open %s: %s: load vfio-pci or add ?vfio=0 to run without an IOMMU",
-			 pci->bdf, pci->container < 0 ? "/dev/vfio/vfio" : path, strerror(errno));
-		return -errno;
-	}
+	if (pci->container < 0 || pci->group < 0)
+		return lobo_fail(err, -errno, "pci: %s: cannot open %s: %s: load vfio-pci or add ?vfio=0 to run without "
+				 "an IOMMU", pci->bdf, pci->container < 0 ? "/dev/vfio/vfio" : path, strerror(errno));
 	struct vfio_group_status status = {.argsz = sizeof status};
 	if (ioctl(pci->container, VFIO_GET_API_VERSION) != VFIO_API_VERSION ||
 	    !ioctl(pci->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU) ||
 	    ioctl(pci->group, VFIO_GROUP_GET_STATUS, &status) ||
-	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
-		lobo_err(err, "pci: %s: IOMMU group %d is not usable by VFIO: bind every device in it to vfio-pci",
-			 pci->bdf, group);
-		return -EINVAL;
-	}
+	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE))
+		return lobo_fail(err, -EINVAL, "pci: %s: IOMMU group %d is not usable by VFIO: bind every device in it "
+				 "to vfio-pci", pci->bdf, group);
 	if (ioctl(pci->group, VFIO_GROUP_SET_CONTAINER, &pci->container) ||
-	    ioctl(pci->container, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU) ||
-	    (pci->device_fd = ioctl(pci->group, VFIO_GROUP_GET_DEVICE_FD, pci->bdf)) < 0) {
-		lobo_err(err, "pci: %s: VFIO setup failed: %s", pci->bdf, strerror(errno));
-		return -errno;
-	}
+	    ioctl(pci->container, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU))
+		return lobo_fail(err, -errno, "pci: %s: VFIO setup failed: %s", pci->bdf, strerror(errno));
+	pci->device_fd = ioctl(pci->group, VFIO_GROUP_GET_DEVICE_FD, pci->bdf);
+	if (pci->device_fd < 0)
+		return lobo_fail(err, -errno, "pci: %s: VFIO setup failed: %s", pci->bdf, strerror(errno));
 	size_t len;
 	bool mappable;
 	pci->config_fd = pci->device_fd;
-	if (lobo_vfio_region(pci, VFIO_PCI_CONFIG_REGION_INDEX, &pci->config_off, &len, &mappable)) {
-		lobo_err(err, "pci: %s: VFIO gives no config space region: check that vfio-pci drives it", pci->bdf);
-		return -ENODEV;
-	}
+	if (lobo_vfio_region(pci, VFIO_PCI_CONFIG_REGION_INDEX, &pci->config_off, &len, &mappable))
+		return lobo_fail(err, -ENODEV, "pci: %s: VFIO gives no config space region: check that vfio-pci drives it",
+				 pci->bdf);
 	return 0;
 }
 
@@ -69,12 +64,10 @@ int lobo_vfio_map(struct lobo_pci *pci, struct lobo_mem *mem, char *err)
 		.iova = (uintptr_t)mem->base,
 		.size = mem->len,
 	};
-	if (ioctl(pci->container, VFIO_IOMMU_MAP_DMA, &map)) {
-		lobo_err(err, "pci: %s: cannot map %zu bytes for DMA: %s: %s", pci->bdf, mem->len, strerror(errno),
-			 errno == ENOMEM ? "raise ulimit -l (locked memory)"
-					 : "the address may be beyond the IOMMU's width: try ?vfio=0 as root");
-		return -errno;
-	}
+	if (ioctl(pci->container, VFIO_IOMMU_MAP_DMA, &map))
+		return lobo_fail(err, -errno, "pci: %s: cannot map %zu bytes for DMA: %s: %s", pci->bdf, mem->len,
+				 strerror(errno), errno == ENOMEM ? "raise ulimit -l (locked memory)"
+								  : "the address may be beyond the IOMMU's width: try ?vfio=0 as root");
 	return 0;
 }
 
