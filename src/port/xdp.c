@@ -31,17 +31,13 @@ static const unsigned char steer_obj[] = {
 #define PROG_NAME "lobo_xsk"
 #define STATS_EVERY 1024 /* rx_polls between reads of XDP_STATISTICS */
 
-struct tx_slot {
-	uint64_t addr, tag;
-};
-
 struct xdp_queue {
 	struct xsk_socket *xsk;
 	struct xsk_ring_prod fill, tx;
 	struct xsk_ring_cons comp, rx;
-	struct tx_slot *sent;    /* frames handed to the kernel, in post order */
+	struct lobo_ring sent;    /* frames handed to the kernel, in post order */
 	struct lobo_ring refused; /* frames tx_post took but could not send, for tx_reclaim */
-	uint32_t sent_head, sent_tail, polls;
+	uint32_t polls;
 	uint64_t kernel_dropped, kernel_invalid; /* XDP_STATISTICS already added to the counters */
 };
 
@@ -55,13 +51,18 @@ struct xdp_port {
 	int ifindex;
 	uint16_t first_queue;
 	uint32_t chunk;          /* bytes the kernel may write into one rx buffer */
-	bool zerocopy;
 	char ifname[IF_NAMESIZE];
 	struct xdp_queue q[LOBO_MAX_QUEUES];
 	uint64_t *rx_tag;        /* tag of the buffer posted at UMEM offset o, at o / chunk */
+	struct lobo_frame *slots; /* the sent and refused rings of every queue */
 };
 
 /* ------------------------------------------------------------- data path */
+
+static bool in_umem(const struct xdp_port *xp, const uint8_t *data, uint32_t len)
+{
+	return data >= xp->mem->base && (size_t)(data - xp->mem->base) + len <= xp->mem->len;
+}
 
 static uint16_t xdp_rx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
 {
@@ -71,8 +72,7 @@ static uint16_t xdp_rx_post(struct lobo_port *p, uint16_t qi, const struct lobo_
 	uint32_t idx;
 	/* A buffer must lie in the UMEM and hold a whole chunk: the kernel writes
 	 * up to chunk bytes from its start (XDP_PACKET_HEADROOM, then the frame). */
-	while (ok < n && f[ok].data >= xp->mem->base && f[ok].len >= xp->chunk &&
-	       (size_t)(f[ok].data - xp->mem->base) + xp->chunk <= xp->mem->len)
+	while (ok < n && f[ok].len >= xp->chunk && in_umem(xp, f[ok].data, xp->chunk))
 		ok++;
 	uint32_t room = xsk_prod_nb_free(&q->fill, ok);
 	ok = (uint16_t)xsk_ring_prod__reserve(&q->fill, ok < room ? ok : room, &idx);
@@ -155,8 +155,7 @@ static void kick_tx(struct xdp_queue *q, struct lobo_counters *c, uint32_t frame
  * it) and no longer than a chunk (xp_unaligned_validate_desc). */
 static bool tx_frame_ok(const struct xdp_port *xp, const struct lobo_frame *f)
 {
-	return f->data >= xp->mem->base && f->len && f->len <= xp->chunk &&
-	       (size_t)(f->data - xp->mem->base) + f->len <= xp->mem->len;
+	return f->len && f->len <= xp->chunk && in_umem(xp, f->data, f->len);
 }
 
 /* A frame the kernel could not send is taken all the same, counted in
@@ -167,8 +166,7 @@ static uint16_t xdp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_
 	struct xdp_port *xp = (struct xdp_port *)p;
 	struct xdp_queue *q = &xp->q[qi];
 	struct lobo_counters *c = &p->counters[qi];
-	uint32_t mask = xp->port.info.tx_ring - 1u, idx;
-	uint32_t room = xp->port.info.tx_ring - (q->sent_tail - q->sent_head) - (q->refused.tail - q->refused.head);
+	uint32_t idx, room = p->info.tx_ring - (q->sent.tail - q->sent.head) - (q->refused.tail - q->refused.head);
 	uint16_t take = n < room ? n : (uint16_t)room, good = 0, k = 0;
 	uint64_t bytes = 0;
 	for (uint16_t i = 0; i < take; i++)
@@ -181,9 +179,9 @@ static uint16_t xdp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_
 			c->tx_errors++;
 			continue;
 		}
-		uint64_t addr = (uint64_t)(f[i].data - xp->mem->base);
-		*xsk_ring_prod__tx_desc(&q->tx, idx + k++) = (struct xdp_desc){.addr = addr, .len = f[i].len};
-		q->sent[q->sent_tail++ & mask] = (struct tx_slot){addr, f[i].tag};
+		*xsk_ring_prod__tx_desc(&q->tx, idx + k++) =
+			(struct xdp_desc){.addr = (uint64_t)(f[i].data - xp->mem->base), .len = f[i].len};
+		lobo_ring_put(&q->sent, &f[i], 1);
 		bytes += f[i].len;
 	}
 	xsk_ring_prod__submit(&q->tx, good);
@@ -199,22 +197,23 @@ static uint16_t xdp_tx_reclaim(struct lobo_port *p, uint16_t qi, struct lobo_fra
 {
 	struct xdp_port *xp = (struct xdp_port *)p;
 	struct xdp_queue *q = &xp->q[qi];
-	uint32_t mask = xp->port.info.tx_ring - 1u, idx;
+	struct lobo_ring *sent = &q->sent;
+	uint32_t idx;
 	uint16_t refused = lobo_ring_take(&q->refused, f, max);
 	uint16_t n = (uint16_t)xsk_ring_cons__peek(&q->comp, max - refused, &idx);
 	f += refused;
 	for (uint16_t i = 0; i < n; i++) {
-		uint64_t addr = *xsk_ring_cons__comp_addr(&q->comp, idx + i);
-		struct tx_slot *head = &q->sent[q->sent_head & mask];
+		uint8_t *data = xp->mem->base + *xsk_ring_cons__comp_addr(&q->comp, idx + i);
+		struct lobo_frame *head = &sent->slot[sent->head & sent->mask];
 		/* Completions come in post order in practice; af_xdp.rst does not
 		 * promise it, so find an out-of-order one and swap it to the head. */
-		for (uint32_t j = q->sent_head + 1; head->addr != addr && j != q->sent_tail; j++) {
-			struct tx_slot *s = &q->sent[j & mask], t = *s;
-			if (t.addr == addr)
+		for (uint32_t j = sent->head + 1; head->data != data && j != sent->tail; j++) {
+			struct lobo_frame *s = &sent->slot[j & sent->mask], t = *s;
+			if (t.data == data)
 				*s = *head, *head = t;
 		}
-		f[i] = (struct lobo_frame){.data = xp->mem->base + head->addr, .tag = head->tag};
-		q->sent_head++;
+		f[i] = (struct lobo_frame){.data = head->data, .tag = head->tag};
+		sent->head++;
 	}
 	xsk_ring_cons__release(&q->comp, n);
 	/* Copy mode sends at most a batch per kick (xsk_generic_xmit), so kick
@@ -238,6 +237,8 @@ static int silent_bpf(enum libbpf_print_level l, const char *fmt, va_list ap)
 	return 0;
 }
 
+static const char *mode_name(const struct xdp_port *xp) { return xp->mode == XDP_MODE_NATIVE ? "native" : "generic"; }
+
 /* The pid recorded in an attached lobo program's lobo_config map, or 0. */
 static uint32_t program_owner(struct xdp_program *prog)
 {
@@ -260,39 +261,43 @@ static uint32_t program_owner(struct xdp_program *prog)
 	return owner;
 }
 
+/* Detaches lobo's program p, attached alone or in libxdp's dispatcher mp,
+ * unless the process that attached it still runs. */
+static int detach_stale(struct xdp_port *xp, struct xdp_multiprog *mp, struct xdp_program *p, char *err)
+{
+	uint32_t owner = program_owner(p);
+	if (owner && (!kill((pid_t)owner, 0) || errno != ESRCH))
+		return lobo_fail(err, -EBUSY, "xdp: %s is in use by lobo process %u: stop it first (one process opens "
+				 "an interface once; use ?queues=N for several queues)", xp->ifname, owner);
+	int rc = xdp_multiprog__is_legacy(mp) ? xdp_multiprog__detach(mp)
+					      : xdp_program__detach(p, xp->ifindex, xdp_multiprog__attach_mode(mp), 0);
+	if (rc)
+		lobo_err(err, "xdp: cannot remove the program a dead lobo left on %s: %s", xp->ifname, strerror(-rc));
+	return rc;
+}
+
 /* libxdp attaches through netlink, not a bpf_link, so a lobo killed by SIGKILL
- * leaves its program behind: find it by name, check its owner is gone, and
- * detach it. Any other program outside libxdp's dispatcher blocks us. */
+ * leaves its program behind: find it by name and detach it. Another program
+ * attached alone blocks us; in libxdp's dispatcher we run beside others. */
 static int remove_stale_program(struct xdp_port *xp, char *err)
 {
 	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(xp->ifindex);
+	struct xdp_program *p;
+	int rc = 0;
 	if (libxdp_get_error(mp))
 		return 0; /* nothing attached */
-	bool legacy = xdp_multiprog__is_legacy(mp);
-	int rc = 0;
-	struct xdp_program *p = legacy ? xdp_multiprog__main_prog(mp) : xdp_multiprog__next_prog(NULL, mp);
-	for (; p && !rc; p = legacy ? NULL : xdp_multiprog__next_prog(p, mp)) {
-		bool ours = !strcmp(xdp_program__name(p), PROG_NAME);
-		uint32_t owner = ours ? program_owner(p) : 0;
-		if (!ours && legacy) {
-			lobo_err(err, "xdp: %s already has XDP program '%s' (id %u) attached by someone else: "
-				 "remove it with 'ip link set dev %s xdp off' if it is not needed",
-				 xp->ifname, xdp_program__name(p), xdp_program__id(p), xp->ifname);
-			rc = -EBUSY;
-		} else if (!ours) {
-			continue; /* another program in libxdp's dispatcher: we run beside it */
-		} else if (owner && (!kill((pid_t)owner, 0) || errno != ESRCH)) {
-			lobo_err(err, "xdp: %s is in use by lobo process %u: stop it first "
-				 "(one process opens an interface once; use ?queues=N for several queues)",
-				 xp->ifname, owner);
-			rc = -EBUSY;
-		} else {
-			rc = legacy ? xdp_multiprog__detach(mp)
-				    : xdp_program__detach(p, xp->ifindex, xdp_multiprog__attach_mode(mp), 0);
-			if (rc)
-				lobo_err(err, "xdp: cannot remove the program a dead lobo left on %s: %s",
-					 xp->ifname, strerror(-rc));
-		}
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		if (p && strcmp(xdp_program__name(p), PROG_NAME))
+			rc = lobo_fail(err, -EBUSY, "xdp: %s already has XDP program '%s' (id %u) attached by someone else: "
+				       "remove it with 'ip link set dev %s xdp off' if it is not needed",
+				       xp->ifname, xdp_program__name(p), xdp_program__id(p), xp->ifname);
+		else if (p)
+			rc = detach_stale(xp, mp, p, err);
+	} else {
+		for (p = xdp_multiprog__next_prog(NULL, mp); p && !rc; p = xdp_multiprog__next_prog(p, mp))
+			if (!strcmp(xdp_program__name(p), PROG_NAME))
+				rc = detach_stale(xp, mp, p, err);
 	}
 	xdp_multiprog__close(mp);
 	return rc;
@@ -304,8 +309,8 @@ static int attach_program(struct xdp_port *xp, const char *want, uint32_t kernel
 	xp->prog = libbpf_get_error(xp->obj) ? NULL : xdp_program__from_bpf_obj(xp->obj, "xdp");
 	if (libbpf_get_error(xp->obj) || libxdp_get_error(xp->prog)) {
 		xp->prog = NULL;
-		lobo_err(err, "xdp: cannot open lobo's embedded XDP program: libbpf %s is too old? (need 1.0 or later)", libbpf_version_string());
-		return -EINVAL;
+		return lobo_fail(err, -EINVAL, "xdp: cannot open lobo's embedded XDP program: libbpf %s is too old? "
+				 "(need 1.0 or later)", libbpf_version_string());
 	}
 	xp->mode = strcmp(want, "generic") ? XDP_MODE_NATIVE : XDP_MODE_SKB;
 	int rc = xdp_program__attach(xp->prog, xp->ifindex, xp->mode, 0);
@@ -320,7 +325,7 @@ static int attach_program(struct xdp_port *xp, const char *want, uint32_t kernel
 			lobo_err(err, "xdp: no permission to load BPF programs on %s: run as root (CAP_BPF, CAP_NET_ADMIN)", xp->ifname);
 		else
 			lobo_err(err, "xdp: cannot attach the XDP program to %s in %s mode: %s (try ?mode=generic)",
-				 xp->ifname, xp->mode == XDP_MODE_NATIVE ? "native" : "generic", why);
+				 xp->ifname, mode_name(xp), why);
 		xdp_program__close(xp->prog);
 		xp->prog = NULL;
 		return rc;
@@ -333,17 +338,37 @@ static int attach_program(struct xdp_port *xp, const char *want, uint32_t kernel
 	return rc;
 }
 
+/* An SIOC* request about the interface, on a socket of its own. */
+static int if_ioctl(const char *ifname, unsigned long request, struct ifreq *ifr)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(ifr->ifr_name, sizeof ifr->ifr_name, "%s", ifname);
+	int rc = fd < 0 || ioctl(fd, request, ifr) ? -1 : 0;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 /* Receive queues of the interface (ETHTOOL_GCHANNELS), or 0 if it won't say. */
 static long rx_queue_count(const char *ifname)
 {
 	struct ethtool_channels ch = {.cmd = ETHTOOL_GCHANNELS};
 	struct ifreq ifr = {.ifr_data = (void *)&ch};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
-	long n = fd >= 0 && !ioctl(fd, SIOCETHTOOL, &ifr) ? (long)(ch.rx_count + ch.combined_count) : 0;
-	if (fd >= 0)
-		close(fd);
-	return n;
+	return if_ioctl(ifname, SIOCETHTOOL, &ifr) ? 0 : (long)(ch.rx_count + ch.combined_count);
+}
+
+static const char *umem_hint(int rc)
+{
+	if (rc == -EPERM)
+		return " (run as root)";
+	return rc == -ENOMEM ? " (raise RLIMIT_MEMLOCK or run as root)" : "";
+}
+
+static const char *bind_hint(int rc)
+{
+	if (rc == -EINVAL)
+		return "queue out of range? (see ethtool -l)";
+	return rc == -EBUSY ? "another AF_XDP socket holds that queue" : strerror(-rc);
 }
 
 static int open_sockets(struct xdp_port *xp, char *err)
@@ -352,11 +377,9 @@ static int open_sockets(struct xdp_port *xp, char *err)
 	struct xsk_umem_config ucfg = {.fill_size = info->rx_ring, .comp_size = info->tx_ring,
 				       .frame_size = xp->chunk, .flags = XDP_UMEM_UNALIGNED_CHUNK_FLAG};
 	int rc = xsk_umem__create(&xp->umem, xp->mem->base, xp->mem->len, &xp->q[0].fill, &xp->q[0].comp, &ucfg);
-	if (rc) {
-		lobo_err(err, "xdp: cannot register %zu bytes of memory as UMEM: %s%s", xp->mem->len, strerror(-rc),
-			 rc == -EPERM ? " (run as root)" : rc == -ENOMEM ? " (raise RLIMIT_MEMLOCK or run as root)" : "");
-		return rc;
-	}
+	if (rc)
+		return lobo_fail(err, rc, "xdp: cannot register %zu bytes of memory as UMEM: %s%s", xp->mem->len,
+				 strerror(-rc), umem_hint(rc));
 	/* No XDP_ZEROCOPY/XDP_COPY flag: the kernel tries zero-copy and falls
 	 * back to copy by itself (xp_assign_dev); XDP_OPTIONS tells which. */
 	struct xsk_socket_config scfg = {.rx_size = info->rx_ring, .tx_size = info->tx_ring,
@@ -377,30 +400,23 @@ static int open_sockets(struct xdp_port *xp, char *err)
 		}
 		if (!rc)
 			rc = xsk_socket__update_xskmap(q->xsk, map);
-		if (rc) {
-			lobo_err(err, "xdp: cannot bind an AF_XDP socket to %s queue %u: %s", xp->ifname, queue,
-				 rc == -EINVAL ? "queue out of range? (see ethtool -l)"
-				 : rc == -EBUSY ? "another AF_XDP socket holds that queue" : strerror(-rc));
-			return rc;
-		}
+		if (rc)
+			return lobo_fail(err, rc, "xdp: cannot bind an AF_XDP socket to %s queue %u: %s", xp->ifname, queue,
+					 bind_hint(rc));
 	}
 	struct xdp_options opt = {0};
 	socklen_t len = sizeof opt;
 	getsockopt(xsk_socket__fd(xp->q[0].xsk), SOL_XDP, XDP_OPTIONS, &opt, &len);
-	xp->zerocopy = opt.flags & XDP_OPTIONS_ZEROCOPY;
-	snprintf(info->mode, sizeof info->mode, "%s %s", xp->zerocopy ? "zero-copy" : "copy",
-		 xp->mode == XDP_MODE_NATIVE ? "native" : "generic");
+	snprintf(info->mode, sizeof info->mode, "%s %s", opt.flags & XDP_OPTIONS_ZEROCOPY ? "zero-copy" : "copy",
+		 mode_name(xp));
 	return 0;
 }
 
 static void xdp_close(struct lobo_port *p)
 {
 	struct xdp_port *xp = (struct xdp_port *)p;
-	for (uint16_t i = 0; i < LOBO_MAX_QUEUES; i++) {
+	for (uint16_t i = 0; i < LOBO_MAX_QUEUES; i++)
 		xsk_socket__delete(xp->q[i].xsk);
-		free(xp->q[i].sent);
-		free(xp->q[i].refused.slot);
-	}
 	xsk_umem__delete(xp->umem);
 	if (xp->prog) {
 		xdp_program__detach(xp->prog, xp->ifindex, xp->mode, 0);
@@ -408,6 +424,7 @@ static void xdp_close(struct lobo_port *p)
 	}
 	bpf_object__close(xp->obj);
 	free(xp->rx_tag);
+	free(xp->slots);
 	free(xp);
 }
 
@@ -415,17 +432,13 @@ static void xdp_refresh_info(struct lobo_port *p)
 {
 	struct xdp_port *xp = (struct xdp_port *)p;
 	struct ifreq ifr = {0};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", xp->ifname);
-	if (fd >= 0 && !ioctl(fd, SIOCGIFHWADDR, &ifr))
+	uint32_t room = xp->chunk - XDP_PACKET_HEADROOM;
+	if (!if_ioctl(xp->ifname, SIOCGIFHWADDR, &ifr))
 		memcpy(p->info.mac, ifr.ifr_hwaddr.sa_data, 6);
-	if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr))
+	if (!if_ioctl(xp->ifname, SIOCGIFFLAGS, &ifr))
 		p->info.link_up = (ifr.ifr_flags & IFF_RUNNING) != 0;
-	if (fd >= 0 && !ioctl(fd, SIOCGIFMTU, &ifr))
-		p->info.max_frame = (uint32_t)ifr.ifr_mtu + 14 < xp->chunk - XDP_PACKET_HEADROOM
-					    ? (uint32_t)ifr.ifr_mtu + 14 : xp->chunk - XDP_PACKET_HEADROOM;
-	if (fd >= 0)
-		close(fd);
+	if (!if_ioctl(xp->ifname, SIOCGIFMTU, &ifr))
+		p->info.max_frame = (uint32_t)ifr.ifr_mtu + 14 < room ? (uint32_t)ifr.ifr_mtu + 14 : room;
 }
 
 /* "arp,icmp" -> LOBO_XDP_KERNEL_* bits; -1 on an unknown kind. */
@@ -457,10 +470,8 @@ static int parse(struct xdp_port *xp, const char *arg, const char *params, char 
 	const char *colon = strchr(arg, ':');
 	size_t len = colon ? (size_t)(colon - arg) : strlen(arg);
 	long queue = colon ? strtol(colon + 1, &end, 10) : 0;
-	if (!len || len >= IF_NAMESIZE || (colon && (*end || queue < 0 || queue > 0xffff || end == colon + 1))) {
-		lobo_err(err, "xdp: '%s' is not IFNAME[:QUEUE]: write e.g. xdp:eth0 or xdp:eth0:2", arg);
-		return -EINVAL;
-	}
+	if (!len || len >= IF_NAMESIZE || (colon && (*end || queue < 0 || queue > 0xffff || end == colon + 1)))
+		return lobo_fail(err, -EINVAL, "xdp: '%s' is not IFNAME[:QUEUE]: write e.g. xdp:eth0 or xdp:eth0:2", arg);
 	memcpy(xp->ifname, arg, len);
 	xp->first_queue = (uint16_t)queue;
 	lobo_param_str(params, "kernel", kinds, sizeof kinds, "");
@@ -468,80 +479,80 @@ static int parse(struct xdp_port *xp, const char *arg, const char *params, char 
 	long chunk = lobo_param_long(params, "chunk", 2048);
 	*kernel = kernel_kinds(kinds);
 	if (*kernel < 0 || (*mode && strcmp(mode, "native") && strcmp(mode, "generic")) ||
-	    (chunk != 2048 && chunk != 4096)) {
-		lobo_err(err, "xdp: bad option in '%s': kernel= takes arp,icmp; mode= native or generic; chunk= 2048 or 4096", params);
-		return -EINVAL;
-	}
+	    (chunk != 2048 && chunk != 4096))
+		return lobo_fail(err, -EINVAL, "xdp: bad option in '%s': kernel= takes arp,icmp; mode= native or "
+				 "generic; chunk= 2048 or 4096", params);
 	xp->chunk = (uint32_t)chunk;
 	return 0;
+}
+
+/* The interface and its queues, checked; then the tables the queues keep. */
+static int check_and_alloc(struct xdp_port *xp, struct lobo_mem *mem, char *err)
+{
+	struct lobo_port_info *info = &xp->port.info;
+	unsigned last = xp->first_queue + info->queues - 1u;
+	if (!mem || !mem->base || (uintptr_t)mem->base % (uintptr_t)sysconf(_SC_PAGESIZE) || mem->len < xp->chunk)
+		return lobo_fail(err, -EINVAL, "xdp: needs the caller's lobo_mem (page-aligned, from lobo_mem_alloc): "
+				 "frames live in it");
+	xp->mem = mem;
+	xp->ifindex = (int)if_nametoindex(xp->ifname);
+	if (!xp->ifindex)
+		return lobo_fail(err, -ENODEV, "xdp: no interface '%s' here: check the name and network namespace "
+				 "with 'ip link'", xp->ifname);
+	long have = rx_queue_count(xp->ifname);
+	if (have > 0 && last >= have)
+		return lobo_fail(err, -EINVAL, "xdp: %s has queues 0..%ld, not %u..%u: lower QUEUE or queues= "
+				 "(ethtool -L changes them)", xp->ifname, have - 1, xp->first_queue, last);
+	if (last >= LOBO_XDP_MAX_QUEUE)
+		return lobo_fail(err, -EINVAL, "xdp: queue %u is beyond lobo's limit of %d", last, LOBO_XDP_MAX_QUEUE - 1);
+	xp->rx_tag = calloc(mem->len / xp->chunk, sizeof *xp->rx_tag);
+	xp->slots = calloc(2u * info->queues * info->tx_ring, sizeof *xp->slots);
+	if (!xp->rx_tag || !xp->slots)
+		return lobo_fail(err, -ENOMEM, "xdp: out of memory");
+	for (uint16_t i = 0; i < info->queues; i++) {
+		struct lobo_frame *s = xp->slots + 2u * i * info->tx_ring;
+		xp->q[i].sent = (struct lobo_ring){.slot = s, .mask = info->tx_ring - 1u};
+		xp->q[i].refused = (struct lobo_ring){.slot = s + info->tx_ring, .mask = info->tx_ring - 1u};
+	}
+	return 0;
+}
+
+/* The XDP program and the sockets, with libxdp and libbpf kept quiet (the
+ * library never prints). */
+static int attach_and_bind(struct xdp_port *xp, const char *mode, uint32_t kernel, char *err)
+{
+	libxdp_print_fn_t old_xdp = libxdp_set_print(silent);
+	libbpf_print_fn_t old_bpf = libbpf_set_print(silent_bpf);
+	int rc = remove_stale_program(xp, err);
+	if (!rc)
+		rc = attach_program(xp, mode, kernel, err);
+	if (!rc)
+		rc = open_sockets(xp, err);
+	libxdp_set_print(old_xdp);
+	libbpf_set_print(old_bpf);
+	return rc;
 }
 
 static int xdp_open(struct lobo_port **out, const char *arg, const char *params,
 		    struct lobo_mem *mem, char *err)
 {
 	char mode[16];
-	long kernel;
+	long kernel = 0;
 	struct xdp_port *xp = calloc(1, sizeof *xp);
-	if (!xp) {
-		lobo_err(err, "xdp: out of memory");
-		return -ENOMEM;
-	}
+	if (!xp)
+		return lobo_fail(err, -ENOMEM, "xdp: out of memory");
 	int rc = parse(xp, arg, params, mode, &kernel, err);
-	struct lobo_port_info *info = &xp->port.info;
-	if (rc)
-		goto fail;
-	rc = -EINVAL;
-	if (!mem || !mem->base || (uintptr_t)mem->base % (uintptr_t)sysconf(_SC_PAGESIZE) || mem->len < xp->chunk) {
-		lobo_err(err, "xdp: needs the caller's lobo_mem (page-aligned, from lobo_mem_alloc): frames live in it");
-		goto fail;
-	}
-	xp->mem = mem;
-	xp->ifindex = (int)if_nametoindex(xp->ifname);
-	if (!xp->ifindex) {
-		lobo_err(err, "xdp: no interface '%s' here: check the name and network namespace with 'ip link'", xp->ifname);
-		rc = -ENODEV;
-		goto fail;
-	}
-	long have = rx_queue_count(xp->ifname);
-	if (have > 0 && xp->first_queue + info->queues > have) {
-		lobo_err(err, "xdp: %s has queues 0..%ld, not %u..%u: lower QUEUE or queues= (ethtool -L changes them)",
-			 xp->ifname, have - 1, xp->first_queue, xp->first_queue + info->queues - 1);
-		goto fail;
-	}
-	if (xp->first_queue + info->queues > LOBO_XDP_MAX_QUEUE) {
-		lobo_err(err, "xdp: queue %u is beyond lobo's limit of %d", xp->first_queue + info->queues - 1, LOBO_XDP_MAX_QUEUE - 1);
-		goto fail;
-	}
-	xp->rx_tag = calloc(mem->len / xp->chunk, sizeof *xp->rx_tag);
-	for (uint16_t i = 0; i < info->queues && xp->rx_tag; i++) {
-		xp->q[i].sent = calloc(info->tx_ring, sizeof *xp->q[i].sent);
-		xp->q[i].refused = (struct lobo_ring){.slot = calloc(info->tx_ring, sizeof(struct lobo_frame)),
-						      .mask = info->tx_ring - 1u};
-		if (!xp->q[i].sent || !xp->q[i].refused.slot)
-			break;
-	}
-	if (!xp->rx_tag || !xp->q[info->queues - 1].sent || !xp->q[info->queues - 1].refused.slot) {
-		lobo_err(err, "xdp: out of memory");
-		rc = -ENOMEM;
-		goto fail;
-	}
-	libxdp_print_fn_t old_xdp = libxdp_set_print(silent); /* the library never prints */
-	libbpf_print_fn_t old_bpf = libbpf_set_print(silent_bpf);
-	rc = remove_stale_program(xp, err);
 	if (!rc)
-		rc = attach_program(xp, mode, (uint32_t)kernel, err);
+		rc = check_and_alloc(xp, mem, err);
 	if (!rc)
-		rc = open_sockets(xp, err);
-	libxdp_set_print(old_xdp);
-	libbpf_set_print(old_bpf);
-	if (rc)
-		goto fail;
+		rc = attach_and_bind(xp, mode, (uint32_t)kernel, err);
+	if (rc) {
+		xdp_close(&xp->port);
+		return rc;
+	}
 	xdp_refresh_info(&xp->port);
 	*out = &xp->port;
 	return 0;
-fail:
-	xdp_close(&xp->port);
-	return rc;
 }
 
 const struct lobo_port_ops lobo_xdp_ops = {
