@@ -91,10 +91,12 @@ static bool is_up(const struct lobo_shadow *sh) { return __atomic_load_n(&sh->ni
 static enum verdict classify(const struct lobo_shadow *sh, bool up, const struct lobo_frame *f)
 {
 	const uint8_t *d = f->data;
+	if (f->flags & LOBO_F_ERROR)
+		return KEEP; /* damaged (in rx_errors): the caller sees it flagged, as without a shadow */
 	if (!up)
 		return DROP; /* the shadow is down: so is the port */
-	if (f->len < 14 || (f->flags & LOBO_F_ERROR))
-		return KEEP; /* a damaged frame: the caller sees it flagged, as without a shadow */
+	if (f->len < 14)
+		return KEEP;
 	bool group = d[0] & 1;
 	if (sh->filter.bf_insns) {
 		struct pcap_pkthdr h = {.caplen = f->len, .len = f->len};
@@ -176,7 +178,11 @@ static uint16_t shadow_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_fram
 		enum verdict v = classify(sh, up, &f[i]);
 		if (v == DIVERT || v == COPY)
 			to_kernel(sh, c, &f[i]);
-		c->rx_dropped += v == DROP;
+		if (v == DROP) { /* the driver counted it received: it is dropped instead */
+			c->rx_packets--;
+			c->rx_bytes -= f[i].len;
+			c->rx_dropped++;
+		}
 		if (v == DIVERT || v == DROP) {
 			back[nback] = r->slot[s];
 			back[nback++].tag = s;
@@ -187,11 +193,12 @@ static uint16_t shadow_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_fram
 		f[kept++] = f[i];
 	}
 	uint16_t again = nback ? sh->inner->rx_post(p, q, back, nback) : 0;
-	for (uint16_t i = again; i < nback; i++) { /* refused (the MTU grew past it): the caller's again */
+	/* Refused (the MTU grew past it): the caller's again, flagged so that it
+	 * is freed, not read; its frame is counted already (diverted, dropped). */
+	for (uint16_t i = again; i < nback; i++) {
 		struct lobo_frame *b = &r->slot[back[i].tag];
 		r->free[r->nfree++] = (uint32_t)back[i].tag;
 		f[kept++] = (struct lobo_frame){.data = b->data, .flags = LOBO_F_ERROR, .tag = b->tag};
-		c->rx_errors++;
 	}
 	return kept;
 }

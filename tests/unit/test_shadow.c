@@ -103,11 +103,18 @@ static int netns_teardown(void **state)
 
 static struct {
 	uint8_t mac[6];
-	int promisc, allmulti, nmc, refuse_mtu;
+	int promisc, allmulti, nmc, refuse_mtu, refuse_post;
 	uint32_t mtu;
 	uint8_t mc[LOBO_MC_MAX][6];
 } rec;
 static struct lobo_port_ops rec_ops;
+static uint16_t (*afpacket_rx_post)(struct lobo_port *, uint16_t, const struct lobo_frame *, uint16_t);
+
+/* Refuses buffers while rec.refuse_post, as a driver whose MTU grew past them. */
+static uint16_t rec_rx_post(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint16_t n)
+{
+	return rec.refuse_post ? 0 : afpacket_rx_post(p, q, f, n);
+}
 
 static int rec_mac(struct lobo_port *p, const uint8_t mac[6], char *err) { (void)p, (void)err; memcpy(rec.mac, mac, 6); return 0; }
 static int rec_promisc(struct lobo_port *p, bool on, char *err) { (void)p, (void)err; rec.promisc = on; return 0; }
@@ -207,9 +214,11 @@ static void open_shadowed(struct prog *g, const char *filter)
 	char err[LOBO_ERR_LEN];
 	memset(g, 0, sizeof *g);
 	memset(&rec, 0xff, sizeof rec);
-	rec.refuse_mtu = 0;
+	rec.refuse_mtu = rec.refuse_post = 0;
 	assert_int_equal(lobo_port_open(&g->p, "afpacket:sv0?rx_ring=16&tx_ring=16", NULL, err), 0);
 	rec_ops = *g->p->ops;
+	afpacket_rx_post = rec_ops.rx_post;
+	rec_ops.rx_post = rec_rx_post;
 	rec_ops.set_mac = rec_mac, rec_ops.set_promisc = rec_promisc, rec_ops.set_allmulti = rec_allmulti;
 	rec_ops.set_mc_list = rec_mc, rec_ops.set_mtu = rec_mtu;
 	g->p->ops = &rec_ops;
@@ -339,6 +348,17 @@ static void ring_keeps_its_buffers(void **state)
 	peer_send(fd, (const uint8_t *)"\x02\x00\x00\x00\x00\x77", 0x88b5, RING);
 	run_for(&g, 0.3);
 	assert_int_equal(g.got, RING);
+	/* A diverted frame's buffer the ring refuses (its MTU grew past it) is the
+	 * program's again, flagged: the frame is counted once, as diverted. */
+	post_free(&g);
+	rec.refuse_post = 1;
+	peer_send(fd, shadow_mac, 0x88b5, 3);
+	run_for(&g, 0.3);
+	assert_int_equal(g.got, RING + 3);
+	lobo_port_counters_sum(g.p, &c);
+	assert_int_equal(c.exception_rx, 43);
+	assert_int_equal(c.rx_packets, 40 + RING + 3);
+	assert_int_equal(c.rx_errors, 0);
 	close(fd);
 	lobo_port_close(g.p);
 	open_port = NULL;
@@ -412,10 +432,13 @@ static void control(void **state)
 	run_for(&g, 0.2);
 	assert_int_equal(lobo_tx_post(g.p, 0, &one, 1), 0);
 	uint32_t got = g.got;
+	struct lobo_counters before = *lobo_port_counters(g.p, 0);
 	peer_send(fd, (const uint8_t *)"\x02\x00\x00\x00\x00\x77", 0x88b5, 5);
 	run_for(&g, 0.2);
 	assert_int_equal(g.got, got);
 	assert_int_equal(lobo_port_counters(g.p, 0)->rx_dropped, 5);
+	assert_int_equal(lobo_port_counters(g.p, 0)->rx_packets, before.rx_packets); /* each frame counted once */
+	assert_int_equal(lobo_port_counters(g.p, 0)->rx_bytes, before.rx_bytes);
 	sh("ip link set lsh0 up");
 	run_for(&g, 0.2);
 	peer_send(fd, (const uint8_t *)"\x02\x00\x00\x00\x00\x77", 0x88b5, 5);
