@@ -19,12 +19,22 @@ struct lobo_port_ops {
 	uint16_t (*rx_poll)(struct lobo_port *, uint16_t, struct lobo_frame *, uint16_t);
 	uint16_t (*tx_post)(struct lobo_port *, uint16_t, const struct lobo_frame *, uint16_t);
 	uint16_t (*tx_reclaim)(struct lobo_port *, uint16_t, struct lobo_frame *, uint16_t);
+	/* Hardware detail (lobo.h), each may be NULL. read_hw_counters adds the
+	 * NIC's clear-on-read registers to port->hw; link reads only the link. */
+	void (*read_hw_counters)(struct lobo_port *port);
+	struct lobo_link (*link)(struct lobo_port *port);
+	int (*set_rss)(struct lobo_port *port, const uint8_t *key, const uint16_t *reta, char *err);
+	int (*tx_loop_start)(struct lobo_port *port, uint16_t queue, const struct lobo_frame *frames, uint32_t n,
+			     char *err);
+	uint32_t (*tx_loop_kick)(struct lobo_port *port, uint16_t queue);
+	void (*tx_loop_stop)(struct lobo_port *port, uint16_t queue);
 };
 
 struct lobo_port {
 	const struct lobo_port_ops *ops;
 	struct lobo_port_info info;
 	struct lobo_counters counters[LOBO_MAX_QUEUES];
+	struct lobo_hw_counters hw; /* written only by lobo_port_hw_counters */
 };
 
 extern const struct lobo_port_ops lobo_null_ops, lobo_pcap_ops, lobo_afpacket_ops,
