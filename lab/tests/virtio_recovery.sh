@@ -3,7 +3,7 @@
 # address, a device lobo has no driver for and a non-root user get one-line
 # errors; ?rebind=1 gives the device back to its kernel driver.
 # lab: nic=virtio nic=virtio nic=virtio hugepages=64 timeout=300
-. "$LAB_DIR/tests/virtio.inc"
+. "$LAB_DIR/tests/port.inc"
 build_io
 setup_peer
 uri="pci:$NIC0?vfio=0"

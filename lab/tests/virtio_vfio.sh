@@ -3,7 +3,7 @@
 # modern-only NIC whose DMA goes through the IOMMU (iommu_platform=on), and a
 # transitional one driven legacy, which bypasses the IOMMU (mode says so).
 # lab: iommu=1 nic=virtio-modern,iommu_platform=on nic=virtio nic=virtio hugepages=64 timeout=600
-. "$LAB_DIR/tests/virtio.inc"
+. "$LAB_DIR/tests/port.inc"
 lab_modprobe vfio vfio_iommu_type1 irqbypass vfio_pci_core vfio_pci
 build_io
 setup_peer
@@ -15,6 +15,6 @@ peer_to_lobo "$uri" ${N:-3000}
 kill_and_restart "$uri"
 uri="pci:$(lab_nic 2)?virtio=legacy"
 $IO info "$uri" > $T/info.out 2>&1; grep -q "mode=legacy, vfio, iommu bypassed" $T/info.out || fail "$uri: $(head -1 $T/info.out)"
-LAB_NIC0_MAC=$LAB_NIC2_MAC
+LOBO_MAC=$LAB_NIC2_MAC
 lobo_to_peer "$uri" ${N:-3000}
 peer_to_lobo "$uri" ${N:-3000}

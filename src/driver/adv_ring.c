@@ -156,7 +156,7 @@ uint16_t adv_rx_poll(struct adv_rx_ring *r, struct lobo_frame *f, uint16_t max, 
 
 uint16_t adv_tx_post(struct adv_tx_ring *r, const struct lobo_frame *f, uint16_t n, struct lobo_counters *c)
 {
-	uint32_t room = r->size - 1 - (r->tail - r->head);
+	uint32_t room = r->loop_len ? 0 : r->size - 1 - (r->tail - r->head); /* none while the NIC loops */
 	uint64_t bytes = 0;
 	uint16_t i;
 	for (i = 0; i < n && i < room; i++) {
@@ -210,7 +210,7 @@ static uint32_t tx_done(struct adv_tx_ring *r, struct lobo_counters *c)
 
 uint16_t adv_tx_reclaim(struct adv_tx_ring *r, struct lobo_frame *f, uint16_t max, struct lobo_counters *c)
 {
-	uint32_t done = r->head == r->tail ? 0 : tx_done(r, c);
+	uint32_t done = r->head == r->tail || r->loop_len ? 0 : tx_done(r, c);
 	uint16_t n = done < max ? (uint16_t)done : max;
 	dma_rmb(); /* buffers go back only after the NIC said it read them */
 	for (uint16_t i = 0; i < n; i++) {
