@@ -20,7 +20,7 @@ static const char usage[] =
 	"usage: lobo COMMAND [OPTIONS]\n"
 	"  list                               kernel interfaces and PCI network devices\n"
 	"  fwd PORT PORT                      forward both ways between two ports, zero-copy\n"
-	"  blast PORT --size BYTES|--pcap FILE [--rate PPS] [--dst-mac MAC]\n"
+	"  blast PORT --size BYTES|--pcap FILE [--rate PPS] [--dst-mac MAC] [--loop]\n"
 	"                                     send synthesised UDP frames or replay a pcap\n"
 	"  capture PORT -w FILE [BPF FILTER]  write frames matching the filter to a pcap\n"
 	"  top [--interval S]                 live counters of running lobo programs\n"
@@ -35,9 +35,12 @@ static const struct command {
 } commands[] = {
 	{"list", "jh", "usage: lobo list [--json]\n"},
 	{"fwd", "cdjhb", "usage: lobo fwd PORT PORT [--count FRAMES] [--duration S] [--batch 1..256] [--json]\n"},
-	{"blast", "cdjhsprmb", "usage: lobo blast PORT (--size 60..1514 | --pcap FILE) [--rate PPS] [--dst-mac MAC]\n"
-			       "                  [--count FRAMES] [--duration S] [--batch 1..256] [--json]\n"
-			       "--dst-mac defaults to 02:00:00:00:00:00, a locally administered address no one owns\n"},
+	{"blast", "cdjhsprmbl", "usage: lobo blast PORT (--size 60..1514 | --pcap FILE) [--rate PPS] [--dst-mac MAC]\n"
+				"                  [--count FRAMES] [--duration S] [--batch 1..256] [--loop] [--json]\n"
+				"--dst-mac defaults to 02:00:00:00:00:00, a locally administered address no one owns\n"
+				"--loop: the NIC sends the frames round and round by itself where it can (pci: igb),\n"
+				"        with no CPU work per frame; elsewhere lobo loops in software. Runs until\n"
+				"        --duration or Ctrl-C; the summary says which loop ran\n"},
 	{"capture", "cdjhw", "usage: lobo capture PORT -w FILE [--count FRAMES] [--duration S] [--json] [BPF FILTER...]\n"},
 	{"top", "cjhi", "usage: lobo top [--interval S] [--count ROUNDS] [--json]\n"},
 };
@@ -87,7 +90,7 @@ static int parse(int argc, char **argv, struct args *a)
 	static const struct option opts[] = {
 		{"count", 1, 0, 'c'}, {"duration", 1, 0, 'd'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'},
 		{"size", 1, 0, 's'}, {"pcap", 1, 0, 'p'}, {"rate", 1, 0, 'r'}, {"dst-mac", 1, 0, 'm'},
-		{"write", 1, 0, 'w'}, {"interval", 1, 0, 'i'}, {"batch", 1, 0, 'b'}, {0, 0, 0, 0},
+		{"write", 1, 0, 'w'}, {"interval", 1, 0, 'i'}, {"batch", 1, 0, 'b'}, {"loop", 0, 0, 'l'}, {0, 0, 0, 0},
 	};
 	const struct command *cmd = NULL;
 	double v;
@@ -97,7 +100,7 @@ static int parse(int argc, char **argv, struct args *a)
 	if (!cmd)
 		return fail("unknown command '%s': run lobo --help for the list", a->cmd);
 	opterr = 0;
-	for (int c; (c = getopt_long(argc, argv, ":c:d:jhs:p:r:m:w:i:b:", opts, NULL)) != -1;) {
+	for (int c; (c = getopt_long(argc, argv, ":c:d:jhs:p:r:m:w:i:b:l", opts, NULL)) != -1;) {
 		if (c == ':')
 			return fail("option '%s' needs a value: see lobo %s --help", argv[optind - 1], a->cmd);
 		if (c == '?')
@@ -124,6 +127,8 @@ static int parse(int argc, char **argv, struct args *a)
 			good = parse_mac(optarg, a->blast.dst_mac);
 		else if (c == 'j')
 			a->json = true;
+		else if (c == 'l')
+			a->blast.loop = true;
 		else if (c == 'p')
 			a->blast.pcap = optarg;
 		else if (c == 'w')
@@ -153,6 +158,8 @@ static int parse(int argc, char **argv, struct args *a)
 		return fail("capture needs an output file: add -w FILE");
 	if (!strcmp(a->cmd, "blast") && !a->blast.pcap == !a->blast.size)
 		return fail("blast needs either --size BYTES or --pcap FILE, not both or neither");
+	if (a->blast.loop && (a->run.count || a->blast.rate))
+		return fail("blast --loop sends round and round until --duration or Ctrl-C: drop --count and --rate");
 	return 0;
 }
 
@@ -189,7 +196,12 @@ static void print_json(const struct tool_report *r)
 		       c->rx_errors, c->tx_errors, c->rx_packets / t, c->tx_packets / t,
 		       c->rx_bytes * 8 / t, c->tx_bytes * 8 / t);
 	}
-	printf("},\"filtered\":%" PRIu64 "}\n", r->filtered);
+	printf("},\"filtered\":%" PRIu64, r->filtered);
+	if (r->loop)
+		printf(",\"loop\":\"%s\"", r->loop);
+	if (r->final)
+		printf(",\"cpu_seconds\":%.3f", r->cpu_seconds);
+	printf("}\n");
 }
 
 static void print_text(const struct tool_report *r)
@@ -207,7 +219,11 @@ static void print_text(const struct tool_report *r)
 		if (r->final)
 			printf(" (%" PRIu64 " frames in, %" PRIu64 " out)", k->rx_packets, k->tx_packets);
 	}
-	printf(r->filtered ? ", filtered %" PRIu64 "\n" : "\n", r->filtered);
+	if (r->filtered)
+		printf(", filtered %" PRIu64, r->filtered);
+	if (r->final && r->loop)
+		printf(", looped in %s", r->loop);
+	printf(r->final ? ", CPU %.2f s\n" : "\n", r->cpu_seconds);
 }
 
 static void on_report(const struct tool_report *r, void *ctx) { *(bool *)ctx ? print_json(r) : print_text(r); }
@@ -226,11 +242,12 @@ static int list(bool json)
 		printf(json ? "{\"type\":\"interface\",\"name\":\"%s\",\"mac\":\"%s\",\"operstate\":\"%s\",\"driver\":\"%s\"}\n"
 			    : "%-16s %-17s %-9s %s\n", ifs[i].name, ifs[i].mac, ifs[i].operstate, ifs[i].driver);
 	if (!json)
-		printf("\n%-14s %-10s %-14s %s\n", "PCI DEVICE", "ID", "BOUND TO", "LOBO DRIVER");
+		printf("\n%-14s %-10s %-14s %-12s %-6s %s\n", "PCI DEVICE", "ID", "BOUND TO", "LOBO DRIVER", "LINK", "LOBO PID");
 	for (int i = 0; i < np; i++)
-		printf(json ? "{\"type\":\"pci\",\"bdf\":\"%s\",\"id\":\"%04x:%04x\",\"driver\":\"%s\",\"lobo\":\"%s\"}\n"
-			    : "%-14s %04x:%04x  %-14s %s\n", nics[i].bdf, nics[i].vendor, nics[i].device,
-		       nics[i].driver, nics[i].lobo_driver ? nics[i].lobo_driver : "-");
+		printf(json ? "{\"type\":\"pci\",\"bdf\":\"%s\",\"id\":\"%04x:%04x\",\"driver\":\"%s\",\"lobo\":\"%s\","
+			      "\"link\":\"%s\",\"lobo_pid\":%d}\n"
+			    : "%-14s %04x:%04x  %-14s %-12s %-6s %d\n", nics[i].bdf, nics[i].vendor, nics[i].device,
+		       nics[i].driver, nics[i].lobo_driver ? nics[i].lobo_driver : "-", nics[i].link, nics[i].lobo_pid);
 	if (!json && !np)
 		printf("(no PCI network devices)\n");
 	return 0;
