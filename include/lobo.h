@@ -137,7 +137,7 @@ struct lobo_hw_counters {
 	uint64_t tx_packets, tx_bytes; /* good frames sent, and their bytes with FCS */
 	uint64_t rx_missed;            /* dropped: no room in the NIC's receive FIFO */
 	uint64_t rx_no_buffer;         /* dropped: the queue they went to had no buffer posted */
-	uint64_t rx_crc_errors;        /* dropped: bad FCS */
+	uint64_t rx_frame_errors;      /* dropped: damaged on the wire (bad FCS, alignment, symbols) */
 	uint64_t rx_length_errors;     /* dropped: shorter than 64 or longer than the port's max_frame */
 };
 

@@ -4,16 +4,17 @@ NIC sent with what another received, byte for byte.
 
   frames.py send IFACE DST_MAC DIR          send test frames, keeping them as DIR/f<n>.bin
   frames.py recv IFACE DIR COUNT [SECS]     save the first COUNT lab frames as DIR/r<n>.bin
-  frames.py gen OUT N SEED SRC DST          N random frames of 60-1514 bytes into a pcap:
-                                            a fifth 802.1Q-tagged, a twentieth QinQ
+  frames.py gen OUT N SEED SRC DST [SIZE]   N random frames of 60-1514 bytes (or SIZE) into
+                                            a pcap: a fifth 802.1Q-tagged, a twentieth QinQ
   frames.py flows OUT N SEED SRC DST FLOWS  N IPv4 UDP and TCP frames of FLOWS 5-tuples
   frames.py sendpcap IFACE PCAP             send every frame of PCAP
   frames.py cmp SENT GOT [unordered]        the lab frames of both files are the same
-  frames.py rss GOT QUEUES                  GOT.q's hash of each frame is the Toeplitz hash
-                                            with the default key, its queue the one the
-                                            default table gives, and no flow changed queue
-  frames.py order GOT PCAP ROUNDS           GOT holds PCAP's frames in order, ROUNDS times
-                                            or more, from wherever it started
+  frames.py rss GOT QUEUES SENT             GOT holds SENT's frames, GOT.q's hash of each is
+                                            the Toeplitz hash with the default key, its queue
+                                            the one the default table gives, no flow moved
+  frames.py order GOT PCAP ROUNDS [first]   GOT holds PCAP's frames in order from the first,
+                                            ROUNDS times or more ([first]: only the first
+                                            ROUNDS rounds must be in order)
 
 Lab frames carry ethertype 0x88b5 (IEEE 802 local experimental) after any
 VLAN tags, then a 4-byte sequence number, so receivers can tell them from the
@@ -56,15 +57,16 @@ def recv(iface, out, count, secs=10):
             f.write(frame)
 
 
+def iter_pcap(path):
+    """The frames of a pcap one by one: a capture may be larger than memory."""
+    with open(path, "rb") as f:
+        e = "<" if f.read(24)[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+        while len(h := f.read(16)) == 16:
+            yield f.read(struct.unpack(e + "I", h[8:12])[0])
+
+
 def read_pcap(path):
-    d = open(path, "rb").read()
-    e = "<" if d[:4] == b"\xd4\xc3\xb2\xa1" else ">"
-    out, at = [], 24
-    while at + 16 <= len(d):
-        n = struct.unpack(e + "I", d[at + 8:at + 12])[0]
-        out.append(d[at + 16:at + 16 + n])
-        at += 16 + n
-    return out
+    return list(iter_pcap(path))
 
 
 def write_pcap(path, frames):
@@ -94,11 +96,11 @@ def seq(fr):
     return struct.unpack(">I", fr[at + 2:at + 6])[0]
 
 
-def gen(out, n, seed, src, dst):
+def gen(out, n, seed, src, dst, size=None):
     r = random.Random(int(seed))
     frames = []
     for i in range(int(n)):
-        size = r.choice([60, 61, 64, 1513, 1514, r.randint(60, 1514), r.randint(60, 1514)])
+        length = int(size) if size else r.choice([60, 61, 64, 1513, 1514, r.randint(60, 1514), r.randint(60, 1514)])
         kind = r.random()
         tags = b""
         if kind < 0.05:     # QinQ: a service tag, then a customer tag
@@ -106,7 +108,7 @@ def gen(out, n, seed, src, dst):
         elif kind < 0.2:    # 802.1Q, any priority and VLAN id
             tags = struct.pack(">HH", 0x8100, r.randrange(1 << 16))
         head = mac(dst) + mac(src) + tags + ETH_P_LAB.to_bytes(2, "big") + struct.pack(">I", i)
-        frames.append(head + r.randbytes(size - len(head)))
+        frames.append(head + r.randbytes(length - len(head)))
     write_pcap(out, frames)
 
 
@@ -184,8 +186,10 @@ def toeplitz(data):
     return h
 
 
-def rss(got, queues):
+def rss(got, queues, sent):
     frames = read_pcap(got)
+    if sorted(frames) != sorted(read_pcap(sent)):
+        sys.exit(f"{got} does not hold the frames of {sent}: {len(frames)} got, {len(read_pcap(sent))} sent")
     lines = open(got + ".q").read().split()
     if len(lines) != 3 * len(frames):
         sys.exit(f"{got}.q has {len(lines) // 3} lines for {len(frames)} frames")
@@ -205,25 +209,28 @@ def rss(got, queues):
         per[q] += 1
     if 0 in per:
         sys.exit(f"frames per queue {per}: a queue got nothing")
-    print(f"{sum(per)} frames of {len(where)} flows, per queue {per}, hashes right, no flow moved")
+    print(f"{sum(per)} frames of {len(where)} flows, hashes right, no flow moved, per queue {','.join(map(str, per))}")
 
 
-def order(got, path, rounds):
-    want = [f for f in read_pcap(path)]
-    b = read_pcap(got)
-    if not b or b[0] not in want:
-        sys.exit(f"{len(b)} frames got, the first not in {path}")
-    at = want.index(b[0])
-    for i, fr in enumerate(b):
-        if fr != want[(at + i) % len(want)]:
-            sys.exit(f"frame {i} got is not frame {(at + i) % len(want)} of {path}")
-    if len(b) < int(rounds) * len(want):
-        sys.exit(f"{len(b)} frames in order, fewer than {rounds} rounds of {len(want)}")
-    print(f"{len(b)} frames in order: {len(b) / len(want):.1f} rounds of {len(want)}")
+def order(got, path, rounds, first=None):
+    """PCAP's frames from its first, round after round: all of GOT, or only its
+    first ROUNDS rounds (a receiver may miss later frames if it falls behind)."""
+    want = read_pcap(path)
+    need, n, ordered = int(rounds) * len(want), 0, None
+    for fr in (f for f in iter_pcap(got) if seq(f) is not None):
+        if ordered is None and fr != want[n % len(want)]:
+            ordered = n
+            if not first or n < need:
+                sys.exit(f"frame {n} got is not frame {n % len(want)} of {path}")
+        n += 1
+    if n < need:
+        sys.exit(f"{n} frames got, fewer than {rounds} rounds of {len(want)}")
+    ordered = n if ordered is None else ordered
+    print(f"{ordered} of {n} frames in order from the first: {ordered / len(want):.1f} rounds of {len(want)}")
 
 
-COMMANDS = {"send": (send, 3, 3), "recv": (recv, 3, 4), "gen": (gen, 5, 5), "flows": (flows, 6, 6),
-            "sendpcap": (sendpcap, 2, 2), "cmp": (cmp, 2, 3), "rss": (rss, 2, 2), "order": (order, 3, 3)}
+COMMANDS = {"send": (send, 3, 3), "recv": (recv, 3, 4), "gen": (gen, 5, 6), "flows": (flows, 6, 6),
+            "sendpcap": (sendpcap, 2, 2), "cmp": (cmp, 2, 3), "rss": (rss, 3, 3), "order": (order, 3, 4)}
 
 if __name__ == "__main__":
     verb, *args = sys.argv[1:] or ["help"]

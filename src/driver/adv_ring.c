@@ -281,24 +281,39 @@ int adv_tx_loop_fill(struct adv_tx_ring *r, const struct lobo_frame *f, uint32_t
 	return 0;
 }
 
-uint32_t adv_tx_loop_kick(struct adv_tx_ring *r, uint32_t hw_head, struct lobo_counters *c)
+/* Counts the frames the NIC sent since it was last seen at loop_at. */
+static uint32_t loop_count(struct adv_tx_ring *r, uint32_t hw_head, struct lobo_counters *c)
 {
-	if (hw_head >= r->loop_len) {
-		c->tx_errors += hw_head != r->bad_head;
-		r->bad_head = hw_head;
-		return 0;
-	}
 	uint32_t from = r->loop_at, sent = (hw_head + r->loop_len - from) % r->loop_len;
 	uint64_t before = r->slot[hw_head].bytes_before, start = r->slot[from].bytes_before;
 	c->tx_packets += sent;
 	c->tx_bytes += hw_head >= from ? before - start : r->loop_bytes - start + before;
 	r->loop_at = hw_head;
+	return sent;
+}
+
+static bool loop_head_ok(struct adv_tx_ring *r, uint32_t hw_head, struct lobo_counters *c)
+{
+	if (hw_head < r->loop_len)
+		return true;
+	c->tx_errors += hw_head != r->bad_head;
+	r->bad_head = hw_head;
+	return false;
+}
+
+uint32_t adv_tx_loop_kick(struct adv_tx_ring *r, uint32_t hw_head, struct lobo_counters *c)
+{
+	if (!loop_head_ok(r, hw_head, c))
+		return 0;
+	uint32_t sent = loop_count(r, hw_head, c);
 	write_tail(r->tail_reg, (hw_head + r->loop_len - 1) % r->loop_len);
 	return sent;
 }
 
-void adv_tx_loop_end(struct adv_tx_ring *r)
+void adv_tx_loop_end(struct adv_tx_ring *r, uint32_t hw_head, struct lobo_counters *c)
 {
+	if (loop_head_ok(r, hw_head, c))
+		loop_count(r, hw_head, c);
 	r->head = r->tail = r->loop_len = r->loop_at = 0;
 	r->bad_head = UINT32_MAX;
 	if (r->head_wb)

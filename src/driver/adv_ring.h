@@ -121,7 +121,8 @@ int adv_tx_loop_fill(struct adv_tx_ring *r, const struct lobo_frame *frames, uin
  * always has len - 1 descriptors to send; counts and returns the frames sent
  * since the last kick. The first kick after the fill starts the loop. */
 uint32_t adv_tx_loop_kick(struct adv_tx_ring *r, uint32_t hw_head, struct lobo_counters *c);
-/* Back to a normal, empty ring (the device must no longer use it). */
-void adv_tx_loop_end(struct adv_tx_ring *r);
+/* Counts what was sent since the last kick (the NIC stopped at hw_head) and
+ * makes the ring a normal, empty one (the device must no longer use it). */
+void adv_tx_loop_end(struct adv_tx_ring *r, uint32_t hw_head, struct lobo_counters *c);
 
 #endif

@@ -26,7 +26,7 @@ enum {
 	RXCSUM = 0x5000, RLPML = 0x5004, MTA = 0x5200, RAL0 = 0x5400, RAH0 = 0x5404,
 	MRQC = 0x5818, RETA = 0x5c00, RSSRK = 0x5c80,
 	/* Statistics, 8.19: they clear when read. */
-	CRCERRS = 0x4000, MPC = 0x4010, GPRC = 0x4074, GPTC = 0x4080, GORCL = 0x4088, GOTCL = 0x4090,
+	CRCERRS = 0x4000, ALGNERRC = 0x4004, RXERRC = 0x400c, MPC = 0x4010, GPRC = 0x4074, GPTC = 0x4080, GORCL = 0x4088, GOTCL = 0x4090,
 	RUC = 0x40a4, ROC = 0x40ac, STATS_END = 0x4100,
 	RDBAL = 0xc000, RDBAH = 0xc004, RDLEN = 0xc008, SRRCTL = 0xc00c, RDH = 0xc010, RDT = 0xc018,
 	RXDCTL = 0xc028, RQDPC = 0xc030,
@@ -332,8 +332,8 @@ static void igb_read_hw_counters(struct lobo_port *p)
 	hw->rx_missed += rd(ip, MPC);
 	for (uint16_t q = 0; q < p->info.queues; q++)
 		hw->rx_no_buffer += rd(ip, QUEUE(RQDPC, q));
-	hw->rx_crc_errors += rd(ip, CRCERRS);
-	hw->rx_length_errors += rd(ip, RUC) + rd(ip, ROC);
+	hw->rx_frame_errors += rd(ip, CRCERRS) + rd(ip, ALGNERRC) + rd(ip, RXERRC);
+	hw->rx_length_errors += rd(ip, RUC) + rd(ip, ROC); /* as Linux's igb: RLEC is unreliable */
 }
 
 static int igb_set_rss(struct lobo_port *p, const uint8_t *key, const uint16_t *reta, char *err)
@@ -404,8 +404,8 @@ static void igb_tx_loop_stop(struct lobo_port *p, uint16_t q)
 {
 	struct igb_port *ip = IGB(p);
 	tx_queue_enable(ip, q, false);
+	adv_tx_loop_end(&ip->tx[q], rd(ip, QUEUE(TDH, q)), &p->counters[q]);
 	tx_queue_length(ip, q, ip->tx[q].size, true);
-	adv_tx_loop_end(&ip->tx[q]);
 	tx_queue_enable(ip, q, true);
 }
 

@@ -78,7 +78,7 @@ void lobo_port_counters_sum(struct lobo_port *port, struct lobo_counters *sum)
 	}
 	/* What the NIC dropped never reached a queue, so nothing counts it twice. */
 	sum->rx_dropped += port->hw.rx_missed + port->hw.rx_no_buffer;
-	sum->rx_errors += port->hw.rx_crc_errors + port->hw.rx_length_errors;
+	sum->rx_errors += port->hw.rx_frame_errors + port->hw.rx_length_errors;
 }
 
 const struct lobo_hw_counters *lobo_port_hw_counters(struct lobo_port *port)
