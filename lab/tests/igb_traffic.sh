@@ -82,8 +82,8 @@ grep -q "\"name\":\"$uri&tx_ring=64\",\"driver\":\"igb\",.*\"link\":true,\"speed
     fail "lobo top: $(cat $T/top.json); blast: $(tail -2 $T/pb.json)"
 grep -q "\"bdf\":\"$NIC0\",.*\"link\":\"1G\",\"lobo_pid\":$blast" $T/list.json || fail "lobo list: $(grep $NIC0 $T/list.json)"
 grep -q '"loop":"hardware"' $T/pb.json || fail "blast --loop did not loop in the NIC: $(tail -1 $T/pb.json)"
-$F order $T/pb-got.pcap $T/pb.pcap 3 first > $T/order.out || fail "NIC 2 got: $(cat $T/order.out)"
-$F order $run/pb.pcap $T/pb.pcap 3 > $T/dump.out || fail "NIC 0 sent: $(cat $T/dump.out)"
+$F order $T/pb-got.pcap $T/pb.pcap 3 first > $T/order.out 2>&1 || fail "NIC 2 got: $(cat $T/order.out)"
+$F order $run/pb.pcap $T/pb.pcap 3 > $T/dump.out 2>&1 || fail "NIC 0 sent: $(cat $T/dump.out)"
 sent=$(/usr/bin/python3 -c 'import json,sys; s=json.loads(open(sys.argv[1]).read().split("\n")[-2]); print(list(s["ports"].values())[0]["tx_packets"])' $T/pb.json)
 grep -q "^$sent of $sent frames in order" $T/dump.out || fail "lobo counted $sent frames sent, QEMU saw $(cat $T/dump.out)"
 lab_log "blast --loop: NIC 2 got $(cat $T/order.out); NIC 0 sent $(cat $T/dump.out); $(tail -1 $T/pb.json)"

@@ -30,7 +30,7 @@ $F sendpcap "$PEER" $T/flows.pcap
 wait $io || fail "recv on 4 queues: $(tail -1 $T/rss.out)"
 [ $(( $(peer_stat tx_packets) - t0 )) = $N ] || fail "the peer sent $(( $(peer_stat tx_packets) - t0 )), not $N"
 [ "$(counter $T/rss.out rx_packets)" = $N ] || fail "the queues counted $(counter $T/rss.out rx_packets) frames, the peer sent $N"
-$F rss $T/rss.pcap 4 $T/flows.pcap > $T/rss.check || fail "RSS: $(cat $T/rss.check)"
+$F rss $T/rss.pcap 4 $T/flows.pcap > $T/rss.check 2>&1 || fail "RSS: $(cat $T/rss.check)"
 per=$(sed -n 's/.*per queue //p' $T/rss.check)
 grep -q "per_queue_rx_packets=$per$" $T/rss.out || fail "each queue's counters ($(grep -o 'per_queue.*' $T/rss.out)) != its frames ($per)"
 lab_log "RSS: $(cat $T/rss.check)"
@@ -42,7 +42,7 @@ lab_monitor object_add filter-dump,id=pbdump,netdev=$LAB_NIC0_ID,queue=rx,file=$
 "$LOBO" blast "$uri" --pcap $T/pb.pcap --loop --duration 2 --json > $T/pb.json 2>&1 || fail "blast --loop: $(tail -1 $T/pb.json)"
 lab_monitor object_del pbdump
 grep -q '"loop":"hardware"' $T/pb.json || fail "blast --loop did not loop in the NIC: $(tail -1 $T/pb.json)"
-$F order $run/pb.pcap $T/pb.pcap 3 > $T/dump.out || fail "NIC 0 sent: $(cat $T/dump.out)"
+$F order $run/pb.pcap $T/pb.pcap 3 > $T/dump.out 2>&1 || fail "NIC 0 sent: $(cat $T/dump.out)"
 lab_log "blast --loop through VFIO: NIC 0 sent $(cat $T/dump.out)"
 
 kill_and_restart "$uri"

@@ -149,15 +149,19 @@ static void clear_statistics(struct igb_port *ip)
 		rd(ip, at);
 }
 
+/* Four bytes as the NIC's registers hold them: the first in bits 7:0. */
+static uint32_t le32(const uint8_t *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
 /* Receive-side scaling (7.1.2): the key, then 128 one-byte table entries. */
 static void write_rss(struct igb_port *ip)
 {
 	for (uint32_t i = 0; i < LOBO_RSS_KEY_LEN / 4; i++)
-		wr(ip, RSSRK + 4 * i, (uint32_t)ip->key[4 * i] | (uint32_t)ip->key[4 * i + 1] << 8 |
-					      (uint32_t)ip->key[4 * i + 2] << 16 | (uint32_t)ip->key[4 * i + 3] << 24);
+		wr(ip, RSSRK + 4 * i, le32(ip->key + 4 * i));
 	for (uint32_t i = 0; i < RETA_SIZE / 4; i++)
-		wr(ip, RETA + 4 * i, (uint32_t)ip->reta[4 * i] | (uint32_t)ip->reta[4 * i + 1] << 8 |
-					     (uint32_t)ip->reta[4 * i + 2] << 16 | (uint32_t)ip->reta[4 * i + 3] << 24);
+		wr(ip, RETA + 4 * i, le32(ip->reta + 4 * i));
 	wr(ip, MRQC, MRQC_RSS | MRQC_HASH_FIELDS);
 }
 
