@@ -140,7 +140,12 @@ void tool_refill(struct lobo_pool *pool, struct lobo_port *port, uint16_t queue,
 		 uint32_t *posted, uint32_t ring)
 {
 	struct lobo_frame f[TOOL_MAX_BATCH]; /* a round may take up to --batch frames from each queue */
-	uint32_t n = lobo_pool_alloc(pool, f, ring - *posted < TOOL_MAX_BATCH ? ring - *posted : TOOL_MAX_BATCH);
+	/* In batches: a NIC's ring takes buffers with a register write (an exit
+	 * to the hypervisor in a VM), and a full ring takes none anyway. */
+	uint32_t missing = ring - *posted, batch = ring / 4 < LOBO_BATCH ? ring / 4 : LOBO_BATCH;
+	if (*posted && missing < batch)
+		return;
+	uint32_t n = lobo_pool_alloc(pool, f, missing < TOOL_MAX_BATCH ? missing : TOOL_MAX_BATCH);
 	uint16_t took = lobo_rx_post(port, queue, f, (uint16_t)n);
 	lobo_pool_free(pool, f + took, n - took);
 	*posted += took;
