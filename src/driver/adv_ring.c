@@ -103,7 +103,7 @@ static uint32_t rx_flags(const struct adv_rx_ring *r, volatile union adv_rx_desc
 		flags |= LOBO_F_RSS_HASH;
 		f->rss_hash = d->wb.rss_hash;
 	}
-	if (staterr & ADV_RX_VP) { /* only when the program asked the NIC to strip tags */
+	if ((staterr & ADV_RX_VP) && r->strips_vlan) {
 		flags |= LOBO_F_VLAN;
 		f->vlan_tci = d->wb.vlan;
 	}

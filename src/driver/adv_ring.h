@@ -76,6 +76,7 @@ struct adv_rx_ring {
 	uint32_t size, mask, head, tail;
 	uint32_t buf_size; /* the buffer size the NIC was told (SRRCTL.BSIZEPACKET): it may fill that much */
 	bool discarding;   /* inside a frame spread over several buffers: drop up to its end */
+	bool strips_vlan;  /* the driver told the NIC to strip tags: only then is VP a removed tag */
 };
 
 struct adv_tx_ring {

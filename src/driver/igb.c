@@ -352,20 +352,26 @@ static int igb_set_rss(struct lobo_port *p, const uint8_t *key, const uint16_t *
 	return 0;
 }
 
-/* A transmit queue off and on again, for a new ring length (4.5.10.1: a
- * queue's registers change only while it is disabled). */
-static bool tx_queue_enable(struct igb_port *ip, uint16_t q, bool on)
+/* 4.5.10.1: a transmit queue's ring may change only while it is disabled. */
+static bool tx_queue_stop(struct igb_port *ip, uint16_t q)
 {
-	wr(ip, QUEUE(TXDCTL, q), on ? QUEUE_ENABLE : 0);
-	return wait_reg(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE, on ? QUEUE_ENABLE : 0, 100);
+	wr(ip, QUEUE(TXDCTL, q), 0);
+	return wait_reg(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE, 0, 100);
 }
 
-static void tx_queue_length(struct igb_port *ip, uint16_t q, uint32_t len, bool head_writeback)
+static bool tx_queue_start(struct igb_port *ip, uint16_t q)
+{
+	wr(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE);
+	return wait_reg(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE, QUEUE_ENABLE, 100);
+}
+
+/* The NIC uses len descriptors of the ring, from the first. Head write-back
+ * stays on: without RS bits (the loop) nothing is written back. */
+static void tx_queue_length(struct igb_port *ip, uint16_t q, uint32_t len)
 {
 	wr(ip, QUEUE(TDLEN, q), len * 16u);
 	wr(ip, QUEUE(TDH, q), 0);
 	wr(ip, QUEUE(TDT, q), 0);
-	wr(ip, QUEUE(TDWBAL, q), (rd(ip, QUEUE(TDWBAL, q)) & ~1u) | head_writeback);
 }
 
 static int igb_tx_loop_start(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint32_t n, char *err)
@@ -379,17 +385,17 @@ static int igb_tx_loop_start(struct lobo_port *p, uint16_t q, const struct lobo_
 			 : "the frames do not fit the transmit ring: use fewer frames or a larger tx_ring");
 		return -EINVAL;
 	}
-	if (!tx_queue_enable(ip, q, false)) {
+	if (!tx_queue_stop(ip, q)) {
 		lobo_err(err, "igb: %s: transmit queue %u does not stop", p->info.name, q);
 		return -EIO;
 	}
-	tx_queue_length(ip, q, len, false);
+	tx_queue_length(ip, q, len);
 	int rc = adv_tx_loop_fill(r, f, n, len, &p->counters[q]);
 	if (rc) {
 		lobo_err(err, "igb: %s: a frame of the loop is empty, too long or outside lobo_mem", p->info.name);
-		tx_queue_length(ip, q, r->size, true);
+		tx_queue_length(ip, q, r->size);
 	}
-	if (!tx_queue_enable(ip, q, true) && !rc) {
+	if (!tx_queue_start(ip, q) && !rc) {
 		lobo_err(err, "igb: %s: transmit queue %u does not start again", p->info.name, q);
 		rc = -EIO;
 	}
@@ -407,10 +413,10 @@ static uint32_t igb_tx_loop_kick(struct lobo_port *p, uint16_t q)
 static void igb_tx_loop_stop(struct lobo_port *p, uint16_t q)
 {
 	struct igb_port *ip = IGB(p);
-	tx_queue_enable(ip, q, false);
+	tx_queue_stop(ip, q);
 	adv_tx_loop_end(&ip->tx[q], rd(ip, QUEUE(TDH, q)), &p->counters[q]);
-	tx_queue_length(ip, q, ip->tx[q].size, true);
-	tx_queue_enable(ip, q, true);
+	tx_queue_length(ip, q, ip->tx[q].size);
+	tx_queue_start(ip, q);
 }
 
 /* ------------------------------------------------------------ open, close */
