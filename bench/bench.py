@@ -238,6 +238,13 @@ def report(res_path, meta_path, docs):
             ' pktgen (virtio_net) take turns sending 60-byte frames on NIC 0; the rate of each is NIC 1\'s'
             ' rx_packets (the guest kernel\'s virtio_net, promiscuous) over a fixed window after 2 s of warm-up.'
             ' Under TCG the emulator, not the driver, sets the absolute rate: only the ratios mean something.',
+            '- lab igb: a second guest (bench/lab-igb.sh; QEMU\'s 82576 as NIC 0 on hub 0 and NIC 4 on hub 1,'
+            ' IOMMU on, one vCPU). lobo and testpmd (net_e1000_igb) on vfio-pci, the guest kernel\'s igb as the'
+            ' third side; each counts its own frames over a window after warm-up. txonly: 60-byte frames;'
+            ' rxonly and io: NIC 2 on hub 0 runs lobo blast --loop (the NIC loops, so the generator takes the'
+            ' least of the shared vCPU); io forwards NIC 0 to NIC 4 (the kernel: a Linux bridge). QEMU\'s igb'
+            ' model drops frames that waited for a full ring beyond the buffers a tail write gives back, so'
+            ' receive rates there mostly measure how the receiver batches its tail writes.',
             '- Start-up: time from spawning the process to the first frame arriving on the veth peer'
             ' (an AF_PACKET socket on lb0b), sending 64-byte frames on afpacket:lb0a / net_af_packet.',
             '- Memory: a two-port null forwarder, 2 s after start: peak RSS (VmHWM) plus hugepages'

@@ -12,7 +12,7 @@ const char cli_usage[] =
 	"usage: lobo COMMAND [OPTIONS]\n"
 	"  list                               kernel interfaces and PCI network devices\n"
 	"  fwd PORT PORT                      forward both ways between two ports, zero-copy\n"
-	"  blast PORT --size BYTES|--pcap FILE [--rate PPS] [--dst-mac MAC]\n"
+	"  blast PORT --size BYTES|--pcap FILE [--rate PPS] [--dst-mac MAC] [--loop]\n"
 	"                                     send synthesised UDP frames or replay a pcap\n"
 	"  capture PORT -w FILE [BPF FILTER]  write frames matching the filter to a pcap\n"
 	"  top [--interval S] [--prom FILE]   live counters of running lobo programs\n"
@@ -28,9 +28,12 @@ static const struct command {
 } commands[] = {
 	{"list", "jh", "usage: lobo list [--json]\n"},
 	{"fwd", "cdjhb", "usage: lobo fwd PORT PORT [--count FRAMES] [--duration S] [--batch 1..256] [--json]\n"},
-	{"blast", "cdjhsprmb", "usage: lobo blast PORT (--size 60..1514 | --pcap FILE) [--rate PPS] [--dst-mac MAC]\n"
-			       "                  [--count FRAMES] [--duration S] [--batch 1..256] [--json]\n"
-			       "--dst-mac defaults to 02:00:00:00:00:00, a locally administered address no one owns\n"},
+	{"blast", "cdjhsprmbl", "usage: lobo blast PORT (--size 60..1514 | --pcap FILE) [--rate PPS] [--dst-mac MAC]\n"
+				"                  [--count FRAMES] [--duration S] [--batch 1..256] [--loop] [--json]\n"
+				"--dst-mac defaults to 02:00:00:00:00:00, a locally administered address no one owns\n"
+				"--loop: the NIC sends the frames round and round by itself where it can (pci: igb),\n"
+				"        with no CPU work per frame; elsewhere lobo loops in software. Runs until\n"
+				"        --duration or Ctrl-C; the summary says which loop ran\n"},
 	{"capture", "cdjhw", "usage: lobo capture PORT -w FILE [--count FRAMES] [--duration S] [--json] [BPF FILTER...]\n"},
 	{"top", "cjhiP", "usage: lobo top [--interval S] [--count ROUNDS] [--json | --prom FILE]\n"
 			 "--prom FILE replaces FILE every interval with all counters in Prometheus text format,\n"
@@ -100,6 +103,8 @@ static bool take_option(struct args *a, int c, const char *arg)
 		good = parse_mac(arg, a->blast.dst_mac);
 	else if (c == 'j')
 		a->json = true;
+	else if (c == 'l')
+		a->blast.loop = true;
 	else if (c == 'p')
 		a->blast.pcap = arg;
 	else if (c == 'w')
@@ -121,7 +126,8 @@ int cli_parse(int argc, char **argv, struct args *a)
 	static const struct option opts[] = {
 		{"count", 1, 0, 'c'}, {"duration", 1, 0, 'd'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'},
 		{"size", 1, 0, 's'}, {"pcap", 1, 0, 'p'}, {"rate", 1, 0, 'r'}, {"dst-mac", 1, 0, 'm'},
-		{"write", 1, 0, 'w'}, {"interval", 1, 0, 'i'}, {"batch", 1, 0, 'b'}, {"prom", 1, 0, 'P'}, {0, 0, 0, 0},
+		{"write", 1, 0, 'w'}, {"interval", 1, 0, 'i'}, {"batch", 1, 0, 'b'}, {"prom", 1, 0, 'P'}, {"loop", 0, 0, 'l'},
+		{0, 0, 0, 0},
 	};
 	const struct command *cmd = NULL;
 	/* Not broadcast: every host on the segment would route each frame (on veth,
@@ -134,7 +140,7 @@ int cli_parse(int argc, char **argv, struct args *a)
 		return usage_error(a, "unknown command '%s': run lobo --help for the list", a->cmd);
 	opterr = 0;
 	optind = 0; /* GNU getopt: start afresh, as for a new argv */
-	for (int c; (c = getopt_long(argc, argv, ":c:d:jhs:p:r:m:w:i:b:P:", opts, NULL)) != -1;) {
+	for (int c; (c = getopt_long(argc, argv, ":c:d:jhs:p:r:m:w:i:b:P:l", opts, NULL)) != -1;) {
 		if (c == ':')
 			return usage_error(a, "option '%s' needs a value: see lobo %s --help", argv[optind - 1], a->cmd);
 		if (c == '?' && !strncmp(argv[optind - 1], "--", 2) && strchr(argv[optind - 1], '='))
@@ -176,5 +182,7 @@ int cli_parse(int argc, char **argv, struct args *a)
 		return usage_error(a, "capture needs an output file: add -w FILE");
 	if (!strcmp(a->cmd, "blast") && !a->blast.pcap == !a->blast.size)
 		return usage_error(a, "blast needs either --size BYTES or --pcap FILE, not both or neither");
+	if (a->blast.loop && (a->run.count || a->blast.rate))
+		return usage_error(a, "blast --loop sends round and round until --duration or Ctrl-C: drop --count and --rate");
 	return 0;
 }

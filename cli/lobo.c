@@ -74,7 +74,12 @@ static void print_json(const struct tool_report *r)
 		       c->rx_bytes * 8 / t, c->tx_bytes * 8 / t, c->exception_rx, c->exception_tx,
 		       c->exception_rx_dropped, c->exception_tx_dropped);
 	}
-	printf("},\"filtered\":%" PRIu64 "}\n", r->filtered);
+	printf("},\"filtered\":%" PRIu64, r->filtered);
+	if (r->loop)
+		printf(",\"loop\":\"%s\"", r->loop);
+	if (r->final)
+		printf(",\"cpu_seconds\":%.3f", r->cpu_seconds);
+	printf("}\n");
 }
 
 static void print_text(const struct tool_report *r)
@@ -95,7 +100,11 @@ static void print_text(const struct tool_report *r)
 		if (r->final)
 			printf(" (%" PRIu64 " frames in, %" PRIu64 " out)", k->rx_packets, k->tx_packets);
 	}
-	printf(r->filtered ? ", filtered %" PRIu64 "\n" : "\n", r->filtered);
+	if (r->filtered)
+		printf(", filtered %" PRIu64, r->filtered);
+	if (r->final && r->loop)
+		printf(", looped in %s", r->loop);
+	printf(r->final ? ", CPU %.2f s\n" : "\n", r->cpu_seconds);
 }
 
 /* A report nobody can read any more (EPIPE, a full disk) ends the run. */
@@ -122,16 +131,18 @@ static int list(bool json)
 		printf(json ? "{\"type\":\"interface\",\"name\":\"%s\",\"mac\":\"%s\",\"operstate\":\"%s\",\"driver\":\"%s\"}\n"
 			    : "%-16s %-17s %-9s %s\n", ifs[i].name, ifs[i].mac, ifs[i].operstate, ifs[i].driver);
 	if (!json)
-		printf("\n%-14s %-10s %-14s %-11s %s\n", "PCI DEVICE", "ID", "BOUND TO", "LOBO DRIVER", "NOTE");
+		printf("\n%-14s %-10s %-14s %-12s %-6s %-8s %s\n", "PCI DEVICE", "ID", "BOUND TO", "LOBO DRIVER", "LINK",
+		       "LOBO PID", "NOTE");
 	for (int i = 0; i < np; i++) {
 		const struct list_pci *p = &nics[i];
 		const char *lobo = p->lobo_driver ? p->lobo_driver : "-";
 		if (json)
 			printf("{\"type\":\"pci\",\"bdf\":\"%s\",\"id\":\"%04x:%04x\",\"driver\":\"%s\",\"lobo\":\"%s\","
-			       "\"kernel_use\":\"%s\"}\n", p->bdf, p->vendor, p->device, p->driver, lobo, p->kernel_use);
+			       "\"link\":\"%s\",\"lobo_pid\":%d,\"kernel_use\":\"%s\"}\n", p->bdf, p->vendor, p->device,
+			       p->driver, lobo, p->link, p->lobo_pid, p->kernel_use);
 		else
-			printf("%-14s %04x:%04x  %-14s %-11s %s%s\n", p->bdf, p->vendor, p->device, p->driver, lobo,
-			       *p->kernel_use ? "in use by the kernel: " : "", p->kernel_use);
+			printf("%-14s %04x:%04x  %-14s %-12s %-6s %-8d %s%s\n", p->bdf, p->vendor, p->device, p->driver, lobo,
+			       p->link, p->lobo_pid, *p->kernel_use ? "in use by the kernel: " : "", p->kernel_use);
 	}
 	if (!json && !np)
 		printf("(no PCI network devices)\n");

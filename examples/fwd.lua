@@ -66,7 +66,8 @@ local function summary(ports, seconds)
       c.tx_errors, c.rx_packets / t, c.tx_packets / t, c.rx_bytes * 8 / t, c.tx_bytes * 8 / t,
       c.exception_rx, c.exception_tx, c.exception_rx_dropped, c.exception_tx_dropped)
   end
-  print(string.format('{"type":"summary","seconds":%.3f,"ports":{%s},"filtered":0}', seconds, table.concat(out, ",")))
+  print(string.format('{"type":"summary","seconds":%.3f,"ports":{%s},"filtered":0,"cpu_seconds":%.3f}', seconds,
+                      table.concat(out, ","), os.clock()))
 end
 
 local function run()

@@ -37,7 +37,8 @@ def summary(ports, seconds):
                                                    c['rx_packets'] / t, c['tx_packets'] / t, c['rx_bytes'] * 8 / t,
                                                    c['tx_bytes'] * 8 / t, c['exception_rx'], c['exception_tx'],
                                                    c['exception_rx_dropped'], c['exception_tx_dropped']))
-    print('{"type":"summary","seconds":%.3f,"ports":{%s},"filtered":0}' % (seconds, ','.join(out)), flush=True)
+    print('{"type":"summary","seconds":%.3f,"ports":{%s},"filtered":0,"cpu_seconds":%.3f}'
+          % (seconds, ','.join(out), time.process_time()), flush=True)
 
 
 class Lane:

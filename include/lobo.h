@@ -82,10 +82,20 @@ static inline uint64_t lobo_mem_dma(const struct lobo_mem *mem, const void *p)
 struct lobo_frame {
 	uint8_t *data;
 	uint32_t len;
-	uint32_t flags; /* LOBO_F_* */
+	uint32_t flags;    /* LOBO_F_*: which of the fields below are valid */
 	uint64_t tag;
-};
-#define LOBO_F_ERROR 1u /* rx: frame arrived damaged (counted in rx_errors, not rx_packets) */
+	uint32_t rss_hash; /* rx, LOBO_F_RSS_HASH: the NIC's RSS (Toeplitz) hash of the frame */
+	uint16_t vlan_tci; /* rx, LOBO_F_VLAN: a tag the NIC removed, only ever when the program asked */
+	uint16_t reserved; /* 0 */
+}; /* 32 bytes, two to a cache line. Ports fill in the fields their flags name. */
+#define LOBO_F_ERROR 1u        /* rx: damaged (counted in rx_errors, never in rx_packets), or a
+                                  buffer handed back unread (counted nowhere: see the port) */
+#define LOBO_F_RSS_HASH 2u     /* rx: rss_hash is valid */
+#define LOBO_F_VLAN 4u         /* rx: vlan_tci is valid */
+#define LOBO_F_IP_CSUM_OK 8u   /* rx: the NIC checked the IPv4 header checksum and it is right */
+#define LOBO_F_IP_CSUM_BAD 16u /* rx: ... and it is wrong (the frame is delivered as it came) */
+#define LOBO_F_L4_CSUM_OK 32u  /* rx: the NIC checked the TCP/UDP checksum and it is right */
+#define LOBO_F_L4_CSUM_BAD 64u /* rx: ... and it is wrong */
 
 /* Counted per queue by the port, in memory only the thread polling the queue
  * writes: every count, kernel statistics included, enters through that
@@ -131,6 +141,8 @@ struct lobo_port_info {
 	bool link_up;
 	char mode[32];        /* driver detail shown by lobo list/top, e.g. "zero-copy" */
 	char shadow[16];      /* the shadow interface's name, or "" */
+	uint32_t speed_mbps;  /* link speed, 0 when down or unknown */
+	uint16_t rss_reta_size; /* entries of the RSS redirection table, 0: no RSS */
 };
 
 struct lobo_port;
@@ -169,6 +181,64 @@ void lobo_port_counters_sum(struct lobo_port *port, struct lobo_counters *sum);
 int lobo_port_service(struct lobo_port *port, char *err);
 /* An fd (epoll) that becomes readable when lobo_port_service has work, or -1. */
 int lobo_port_fd(const struct lobo_port *port);
+
+/* ---------------------------------------- ports: hardware detail (igb, v2)
+ * Port-wide counters the NIC keeps itself, link speed, RSS and a transmit
+ * loop in the NIC. Kernel-backed ports have none of these: their hardware
+ * counters stay 0, lobo_port_set_rss and lobo_tx_loop_start say -ENOTSUP. */
+
+/* What the NIC counted, port-wide, from its statistics registers (which
+ * clear when read): lobo_port_hw_counters reads them and adds them up here.
+ * lobo_port_counters_sum folds the drops into rx_dropped and the errors into
+ * rx_errors, since frames the NIC dropped never reach a queue's counters. */
+struct lobo_hw_counters {
+	uint64_t rx_packets, rx_bytes; /* good frames received, and their bytes with FCS */
+	uint64_t tx_packets, tx_bytes; /* good frames sent, and their bytes with FCS */
+	uint64_t rx_missed;            /* dropped: no room in the NIC's receive FIFO */
+	uint64_t rx_no_buffer;         /* dropped: the queue they went to had no buffer posted */
+	uint64_t rx_frame_errors;      /* dropped: damaged on the wire (bad FCS, alignment, symbols) */
+	uint64_t rx_length_errors;     /* dropped: shorter than 64 or longer than the port's max_frame */
+};
+
+/* Reads the NIC's statistics registers, adds what they held to the port's
+ * totals and returns the totals. One thread at a time and not on the data
+ * path (a few register reads); lobo_stats_publish calls it for the ports it
+ * publishes. */
+const struct lobo_hw_counters *lobo_port_hw_counters(struct lobo_port *port);
+
+/* The link as it is now, through one register read on a NIC (a system call on
+ * kernel ports): cheap, touches no counter, safe to ask often from a control
+ * thread. Also refreshes the port info's link_up and speed_mbps. */
+struct lobo_link {
+	bool up;
+	uint32_t speed_mbps; /* 0 when down or unknown */
+};
+struct lobo_link lobo_port_link(struct lobo_port *port);
+
+/* Receive-side scaling: a received frame's Toeplitz hash h (of its IP
+ * addresses and TCP/UDP ports, with `key`) picks rx queue reta[h % reta_len].
+ * key (LOBO_RSS_KEY_LEN bytes) or reta (info.rss_reta_size entries, each below
+ * info.queues) may be NULL to keep the current one. A port opens with the
+ * Microsoft RSS specification's example key and queues in turn in the table;
+ * a table naming only some queues gives a port fewer receive than transmit
+ * queues. Not on the data path. */
+#define LOBO_RSS_KEY_LEN 40
+int lobo_port_set_rss(struct lobo_port *port, const uint8_t *key, const uint16_t *reta, uint32_t reta_len,
+		      char *err);
+
+/* Packetblaster: the NIC sends frames[0..n-1] over and over, in this order,
+ * with no CPU work per frame. The queue's transmit ring is filled once (the
+ * queue must have nothing in flight: reclaim first) and lobo_tx_loop_kick
+ * keeps the NIC going: call it often enough that the ring does not run dry
+ * (a 4096-descriptor ring lasts 2.7 ms at 1 Gbit/s); it counts the frames
+ * sent in tx_packets/tx_bytes and returns how many. The frames stay the
+ * caller's and must stay unchanged until lobo_tx_loop_stop, which leaves the
+ * queue empty and usable again. -ENOTSUP (with err) where the port cannot:
+ * then send in software. */
+int lobo_tx_loop_start(struct lobo_port *port, uint16_t queue, const struct lobo_frame *frames, uint32_t n,
+		       char *err);
+uint32_t lobo_tx_loop_kick(struct lobo_port *port, uint16_t queue);
+void lobo_tx_loop_stop(struct lobo_port *port, uint16_t queue);
 
 /* The data path: four calls per queue, each on a batch, each returning how many
  * it took or gave (0..n). Buffers not taken stay the caller's. A queue the
@@ -216,6 +286,7 @@ struct lobo_stats_port {
 	struct lobo_port_info info;
 	struct lobo_counters total;
 	struct lobo_counters queue[LOBO_MAX_QUEUES];
+	struct lobo_hw_counters hw; /* v2: the NIC's own counters, already folded into total */
 };
 struct lobo_stats_file {
 	uint32_t magic, version;
@@ -227,7 +298,7 @@ struct lobo_stats_file {
 	struct lobo_stats_port port[LOBO_STATS_MAX_PORTS];
 };
 #define LOBO_STATS_MAGIC 0x6c6f626fu /* "lobo" */
-#define LOBO_STATS_VERSION 3 /* 2: seq, writer lock; 3: shadow name, exception counters */
+#define LOBO_STATS_VERSION 4 /* 2: seq, writer lock; 3: shadow name, exception counters; 4: hw counters, link speed, 32-byte lobo_frame */
 #define LOBO_STATS_DIR "/run/lobo"
 
 /* The publishing side. The file stays locked (flock) while its process lives:

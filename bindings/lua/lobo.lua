@@ -31,6 +31,9 @@ struct lobo_frame {
 	uint32_t len;
 	uint32_t flags;
 	uint64_t tag;
+	uint32_t rss_hash;
+	uint16_t vlan_tci;
+	uint16_t reserved;
 };
 struct lobo_counters {
 	uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
@@ -48,6 +51,8 @@ struct lobo_port_info {
 	bool link_up;
 	char mode[32];
 	char shadow[16];
+	uint32_t speed_mbps;
+	uint16_t rss_reta_size;
 };
 struct lobo_pool {
 	struct lobo_mem *mem;

@@ -8,7 +8,7 @@
 # only a PCI device can show.
 # lab: iommu=1 nic=virtio-modern,hub=0,iommu_platform=on nic=virtio,hub=0 nic=virtio,hub=1 nic=virtio,hub=1
 # lab: nic=virtio,hub=0 hugepages=128 mem=1536M timeout=600
-. "$LAB_DIR/tests/virtio.inc"
+. "$LAB_DIR/tests/port.inc"
 LOBO=$BUILD/lobo; [ -x "$LOBO" ] || LOBO=$BUILD/src/tools/lobo
 [ -x "$LOBO" ] || lab_skip "no lobo binary in $BUILD"
 "$LOBO" list --json | grep -q '"type":"dpdk","built_in":true' || lab_skip "lobo is built without dpdk: ports"

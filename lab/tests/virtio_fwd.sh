@@ -2,8 +2,7 @@
 # `lobo fwd` between two virtio NICs on two hubs, a kernel-driven peer on each
 # hub in its own network namespace: the peers ping each other through lobo.
 # lab: nic=virtio,hub=0 nic=virtio,hub=0 nic=virtio,hub=1 nic=virtio,hub=1 hugepages=64 timeout=300
-. "$LAB_DIR/tests/virtio.inc"
-LOBO=$BUILD/lobo; [ -x "$LOBO" ] || LOBO=$BUILD/src/tools/lobo
+. "$LAB_DIR/tests/port.inc"
 [ -x "$LOBO" ] || lab_skip "no lobo binary in $BUILD"
 a=$(lab_bind_kernel "$(lab_nic 1)")
 b=$(lab_bind_kernel "$(lab_nic 3)")

@@ -6,8 +6,7 @@
 # kernel uses, a device that fails after its driver was unbound get one-line
 # errors and leave the device as it was; ?rebind=1 gives it back.
 # lab: nic=virtio nic=virtio nic=virtio nic=virtio,any_layout=off hugepages=64 timeout=400
-. "$LAB_DIR/tests/virtio.inc"
-LOBO=$BUILD/lobo; [ -x "$LOBO" ] || LOBO=$BUILD/src/tools/lobo
+. "$LAB_DIR/tests/port.inc"
 [ -x "$LOBO" ] || lab_skip "no lobo binary in $BUILD"
 DMA="python3 $LAB_DIR/tools/dma.py"
 build_io

@@ -11,7 +11,7 @@
 # lab: iommu=1 nic=virtio-modern,hub=0,iommu_platform=on nic=virtio,hub=0
 # lab: nic=virtio-modern,hub=1,iommu_platform=on nic=virtio,hub=1
 # lab: hugepages=64 timeout=480
-. "$LAB_DIR/tests/virtio.inc"
+. "$LAB_DIR/tests/port.inc"
 LOBO=$BUILD/lobo; [ -x "$LOBO" ] || LOBO=$BUILD/src/tools/lobo
 [ -x "$LOBO" ] || lab_skip "no lobo binary in $BUILD"
 lab_modprobe tun vfio vfio_iommu_type1 irqbypass vfio_pci_core vfio_pci
@@ -56,7 +56,7 @@ echo "lobo0 $LAB_NIC0_MAC mtu 1500 carrier 1, lobo1 up"
 $F gen $T/transit.pcap 300 5 $A_MAC $B_MAC
 lab_in sh_b tcpdump -U -q -i "$b" -w $T/transit-got.pcap -s 2000 ether proto 0x88b5 2>$T/tcpdump.err & td=$!
 for _ in $(seq 100); do grep -q listening $T/tcpdump.err && break; sleep 0.1; done
-lab_in sh_a $F send "$a" $T/transit.pcap & sender=$!
+lab_in sh_a $F sendpcap "$a" $T/transit.pcap & sender=$!
 lab_in sh_a ping -c 10 -i 0.2 -W 5 198.18.8.1 > $T/ping-a.out & pa=$!
 lab_in sh_b ping -c 10 -i 0.2 -W 5 198.18.9.1 > $T/ping-b.out & pb=$!
 lab_in sh_a ping -c 10 -i 0.2 -W 5 198.18.7.2 > $T/ping-t.out & pt=$!

@@ -2,7 +2,7 @@
 # lobo drives a transitional virtio-net NIC without IOMMU (physical addresses),
 # once modern and once legacy; the guest kernel drives the peer on the same hub.
 # lab: nic=virtio nic=virtio hugepages=64 timeout=600
-. "$LAB_DIR/tests/virtio.inc"
+. "$LAB_DIR/tests/port.inc"
 build_io
 setup_peer
 for mode in modern legacy; do

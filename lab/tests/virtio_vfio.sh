@@ -6,7 +6,7 @@
 # A device with an IOMMU group is never run without isolation unasked: with
 # vfio-pci missing, lobo refuses and leaves the device alone.
 # lab: iommu=1 nic=virtio-modern,iommu_platform=on nic=virtio nic=virtio hugepages=64 timeout=600
-. "$LAB_DIR/tests/virtio.inc"
+. "$LAB_DIR/tests/port.inc"
 build_io
 uri="pci:$NIC0"
 fails_with "has an IOMMU but vfio-pci is not loaded and modprobe vfio-pci failed: load it, or add ?vfio=0" $IO info "$uri"
@@ -28,7 +28,7 @@ locked=$(awk '/VmLck/ { print $2 }' /proc/$holder/status)
 kill $holder; wait $holder
 [ "$locked" -ge 4096 ] || fail "$uri: only $locked kB pinned, not its 2 MiB of buffers and 2 MiB of rings"
 echo "$uri: $locked kB pinned through VFIO though the device bypasses the IOMMU"
-LAB_NIC0_MAC=$LAB_NIC2_MAC
+LOBO_MAC=$LAB_NIC2_MAC
 lobo_to_peer "$uri" ${N:-3000}
 peer_to_lobo "$uri" ${N:-3000}
 kill_and_restart "$uri" 1

@@ -17,6 +17,17 @@ struct lobo_pci_port {
 int lobo_pci_port_open(struct lobo_pci_port *pp, const char *bdf, const char *params,
 		       const struct lobo_mem *mem, char *err);
 
-extern const struct lobo_port_ops lobo_virtio_ops;
+/* A row of the pci: table: which driver serves a vendor:device, the model's
+ * name and how many queue pairs it has. */
+struct lobo_pci_model {
+	uint16_t vendor, device;
+	const struct lobo_port_ops *ops;
+	const char *model;
+	uint16_t max_queues;
+};
+/* The row for vendor:device, or NULL when lobo has no driver for it. */
+const struct lobo_pci_model *lobo_pci_model(uint16_t vendor, uint16_t device);
+
+extern const struct lobo_port_ops lobo_virtio_ops, lobo_igb_ops;
 
 #endif

@@ -4,13 +4,40 @@
 
 #include <errno.h>
 
-static const struct {
-	uint16_t vendor, device;
-	const struct lobo_port_ops *ops;
-} drivers[] = {
-	{0x1af4, 0x1000, &lobo_virtio_ops}, /* virtio-net, transitional (legacy + modern) */
-	{0x1af4, 0x1041, &lobo_virtio_ops}, /* virtio-net, modern only */
+/* The pci: table. Only the 82576 (QEMU's igb) and virtio are tested here;
+ * see the README for the i350 and i210. */
+static const struct lobo_pci_model models[] = {
+	{0x1af4, 0x1000, &lobo_virtio_ops, "virtio-net", 1}, /* transitional (legacy + modern) */
+	{0x1af4, 0x1041, &lobo_virtio_ops, "virtio-net", 1}, /* modern only */
+	{0x8086, 0x10c9, &lobo_igb_ops, "82576", 16},        /* copper */
+	{0x8086, 0x10e6, &lobo_igb_ops, "82576", 16},        /* fiber */
+	{0x8086, 0x10e7, &lobo_igb_ops, "82576", 16},        /* SerDes */
+	{0x8086, 0x10e8, &lobo_igb_ops, "82576", 16},        /* quad copper */
+	{0x8086, 0x1526, &lobo_igb_ops, "82576", 16},        /* quad copper ET2 */
+	{0x8086, 0x150a, &lobo_igb_ops, "82576", 16},        /* NS */
+	{0x8086, 0x1518, &lobo_igb_ops, "82576", 16},        /* NS SerDes */
+	{0x8086, 0x150d, &lobo_igb_ops, "82576", 16},        /* SerDes quad */
+	{0x8086, 0x1521, &lobo_igb_ops, "i350", 8},          /* copper */
+	{0x8086, 0x1522, &lobo_igb_ops, "i350", 8},          /* fiber */
+	{0x8086, 0x1523, &lobo_igb_ops, "i350", 8},          /* SerDes */
+	{0x8086, 0x1524, &lobo_igb_ops, "i350", 8},          /* SGMII */
+	{0x8086, 0x1546, &lobo_igb_ops, "i350", 8},          /* DA4 */
+	{0x8086, 0x1533, &lobo_igb_ops, "i210", 4},          /* copper */
+	{0x8086, 0x1536, &lobo_igb_ops, "i210", 4},          /* fiber */
+	{0x8086, 0x1537, &lobo_igb_ops, "i210", 4},          /* SerDes */
+	{0x8086, 0x1538, &lobo_igb_ops, "i210", 4},          /* SGMII */
+	{0x8086, 0x157b, &lobo_igb_ops, "i210", 4},          /* copper, flashless */
+	{0x8086, 0x157c, &lobo_igb_ops, "i210", 4},          /* SerDes, flashless */
+	{0x8086, 0x1539, &lobo_igb_ops, "i211", 2},          /* copper */
 };
+
+const struct lobo_pci_model *lobo_pci_model(uint16_t vendor, uint16_t device)
+{
+	for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+		if (models[i].vendor == vendor && models[i].device == device)
+			return &models[i];
+	return NULL;
+}
 
 /* 0 or 1, or -1 for anything else. */
 static int flag(const char *params, const char *key, long dflt)
@@ -50,28 +77,25 @@ static int pci_open(struct lobo_port **out, const char *arg, const char *params,
 		lobo_err(err, "pci: %s needs DMA memory: pass a lobo_mem from lobo_mem_alloc to lobo_port_open", bdf);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++) {
-		if (drivers[i].vendor != vendor || drivers[i].device != device)
-			continue;
-		rc = drivers[i].ops->open(out, bdf, params, mem, err);
-		if (rc)
-			return rc;
-		(*out)->ops = drivers[i].ops;
-		/* Opened: the device stays unbound after close unless rebind=1 asks. */
-		((struct lobo_pci_port *)*out)->pci.restore = lobo_param_long(params, "rebind", 0) == 1;
-		return 0;
+	const struct lobo_pci_model *m = lobo_pci_model(vendor, device);
+	if (!m) {
+		lobo_err(err, "pci: no lobo driver for %04x:%04x at %s (lobo drives virtio-net and Intel 82576, i350, "
+			 "i210: lobo list shows which)", vendor, device, bdf);
+		return -ENODEV;
 	}
-	lobo_err(err, "pci: no lobo driver for %04x:%04x at %s (lobo drives: virtio-net 1af4:1000, 1af4:1041)",
-		 vendor, device, bdf);
-	return -ENODEV;
+	rc = m->ops->open(out, bdf, params, mem, err);
+	if (rc)
+		return rc;
+	(*out)->ops = m->ops;
+	/* Opened: the device stays unbound after close unless rebind=1 asks. */
+	((struct lobo_pci_port *)*out)->pci.restore = lobo_param_long(params, "rebind", 0) == 1;
+	return 0;
 }
 
 const char *lobo_pci_driver_name(uint16_t vendor, uint16_t device)
 {
-	for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
-		if (drivers[i].vendor == vendor && drivers[i].device == device)
-			return drivers[i].ops->scheme;
-	return NULL;
+	const struct lobo_pci_model *m = lobo_pci_model(vendor, device);
+	return m ? m->ops->scheme : NULL;
 }
 
 const struct lobo_port_ops lobo_pci_ops = {.scheme = "pci", .open = pci_open};

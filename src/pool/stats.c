@@ -141,6 +141,7 @@ void lobo_stats_publish(struct lobo_stats *stats)
 		out->info = *lobo_port_info(port);
 		for (uint16_t q = 0; q < out->info.queues && q < LOBO_MAX_QUEUES; q++)
 			out->queue[q] = *lobo_port_counters(port, q);
+		out->hw = *lobo_port_hw_counters(port);
 		lobo_port_counters_sum(port, &out->total);
 	}
 	f->nports = stats->nports;

@@ -106,6 +106,74 @@ void lobo_port_counters_sum(struct lobo_port *port, struct lobo_counters *sum)
 		for (size_t i = 0; i < sizeof *sum / sizeof *out; i++)
 			out[i] += in[i];
 	}
+	/* What the NIC dropped never reached a queue, so nothing counts it twice. */
+	sum->rx_dropped += port->hw.rx_missed + port->hw.rx_no_buffer;
+	sum->rx_errors += port->hw.rx_frame_errors + port->hw.rx_length_errors;
+}
+
+const struct lobo_hw_counters *lobo_port_hw_counters(struct lobo_port *port)
+{
+	if (port->ops->read_hw_counters)
+		port->ops->read_hw_counters(port);
+	return &port->hw;
+}
+
+struct lobo_link lobo_port_link(struct lobo_port *port)
+{
+	if (port->ops->link) {
+		struct lobo_link l = port->ops->link(port);
+		port->info.link_up = l.up;
+		port->info.speed_mbps = l.speed_mbps;
+		return l;
+	}
+	const struct lobo_port_info *info = lobo_port_info(port);
+	return (struct lobo_link){info->link_up, info->speed_mbps};
+}
+
+int lobo_port_set_rss(struct lobo_port *port, const uint8_t *key, const uint16_t *reta, uint32_t reta_len, char *err)
+{
+	if (!port->ops->set_rss || !port->info.rss_reta_size) {
+		lobo_err(err, "%s: %s ports have no RSS to set: spread flows with queues= of a NIC driver",
+			 port->info.name, port->ops->scheme);
+		return -ENOTSUP;
+	}
+	for (uint32_t i = 0; reta && i < reta_len; i++)
+		if (reta[i] >= port->info.queues) {
+			lobo_err(err, "%s: RSS table entry %u names queue %u of %u: use queues below %u", port->info.name,
+				 i, reta[i], port->info.queues, port->info.queues);
+			return -EINVAL;
+		}
+	if (reta && reta_len != port->info.rss_reta_size) {
+		lobo_err(err, "%s: the RSS table has %u entries, not %u: give all of them", port->info.name,
+			 port->info.rss_reta_size, reta_len);
+		return -EINVAL;
+	}
+	return port->ops->set_rss(port, key, reta, err);
+}
+
+int lobo_tx_loop_start(struct lobo_port *port, uint16_t queue, const struct lobo_frame *frames, uint32_t n,
+		       char *err)
+{
+	if (!port->ops->tx_loop_start) {
+		lobo_err(err, "%s: %s ports cannot loop frames in hardware: send them in software", port->info.name,
+			 port->ops->scheme);
+		return -ENOTSUP;
+	}
+	if (queue >= port->info.queues || !n) {
+		lobo_err(err, "%s: a transmit loop needs frames and a queue below %u", port->info.name, port->info.queues);
+		return -EINVAL;
+	}
+	return port->ops->tx_loop_start(port, queue, frames, n, err);
+}
+
+uint32_t lobo_tx_loop_kick(struct lobo_port *port, uint16_t queue)
+{
+	return port->ops->tx_loop_kick(port, queue);
+}
+
+void lobo_tx_loop_stop(struct lobo_port *port, uint16_t queue)
+{
+	port->ops->tx_loop_stop(port, queue);
 }
 
 /* A queue index is checked here, once for every port: one compare per batch. */

@@ -39,6 +39,15 @@ struct lobo_port_ops {
 	int (*set_mtu)(struct lobo_port *, uint32_t mtu, char *err);
 	/* Off: the NIC neither receives nor sends (administratively down). */
 	int (*set_enabled)(struct lobo_port *, bool on, char *err);
+	/* Hardware detail (lobo.h), each may be NULL. read_hw_counters adds the
+	 * NIC's clear-on-read registers to port->hw; link reads only the link. */
+	void (*read_hw_counters)(struct lobo_port *port);
+	struct lobo_link (*link)(struct lobo_port *port);
+	int (*set_rss)(struct lobo_port *port, const uint8_t *key, const uint16_t *reta, char *err);
+	int (*tx_loop_start)(struct lobo_port *port, uint16_t queue, const struct lobo_frame *frames, uint32_t n,
+			     char *err);
+	uint32_t (*tx_loop_kick)(struct lobo_port *port, uint16_t queue);
+	void (*tx_loop_stop)(struct lobo_port *port, uint16_t queue);
 };
 #define LOBO_MC_MAX 64 /* more multicast groups than this: the shadow asks for allmulti */
 
@@ -49,6 +58,7 @@ struct lobo_port {
 	struct lobo_port_info info;
 	struct lobo_counters counters[LOBO_MAX_QUEUES];
 	struct lobo_shadow *shadow; /* set by lobo_shadow_attach; ops are then the shadow's */
+	struct lobo_hw_counters hw; /* written only by lobo_port_hw_counters */
 };
 
 extern const struct lobo_port_ops lobo_null_ops, lobo_pcap_ops, lobo_afpacket_ops,

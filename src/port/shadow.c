@@ -61,6 +61,7 @@ struct nic_state {
 
 struct lobo_shadow {
 	const struct lobo_port_ops *inner;
+	struct lobo_port_ops ops;       /* the driver's, with the shadow's data path in front */
 	char name[IF_NAMESIZE];
 	int ifindex, tap, ctl, epoll;  /* ctl: a socket for SIOCSIF* ioctls */
 	struct mnl_socket *nl;
@@ -583,15 +584,19 @@ static void shadow_close(struct lobo_port *p)
 	p->ops->close(p);
 }
 
-static const struct lobo_port_ops shadow_ops = {
-	.scheme = "shadow",
-	.close = shadow_close,
-	.refresh_info = shadow_refresh_info,
-	.rx_post = shadow_rx_post,
-	.rx_poll = shadow_rx_poll,
-	.tx_post = shadow_tx_post,
-	.tx_reclaim = shadow_tx_reclaim,
-};
+/* The driver's ops with the shadow's data path and close in front: what the
+ * shadow does not wrap (hardware counters, link, RSS, the transmit loop, the
+ * control operations) goes to the driver as it is. */
+static void wrap_ops(struct lobo_shadow *sh)
+{
+	sh->ops = *sh->inner;
+	sh->ops.close = shadow_close;
+	sh->ops.refresh_info = shadow_refresh_info;
+	sh->ops.rx_post = shadow_rx_post;
+	sh->ops.rx_poll = shadow_rx_poll;
+	sh->ops.tx_post = shadow_tx_post;
+	sh->ops.tx_reclaim = shadow_tx_reclaim;
+}
 
 static int compile_filter(struct lobo_shadow *sh, const char *filter, char *err)
 {
@@ -731,7 +736,8 @@ int lobo_shadow_attach(struct lobo_port *p, const char *name, const char *filter
 		goto fail;
 	forget_own_changes(sh);
 	p->shadow = sh;
-	p->ops = &shadow_ops;
+	wrap_ops(sh);
+	p->ops = &sh->ops;
 	p->info.rx_ring += OWN_BUFS;
 	memcpy(p->info.shadow, name, strlen(name) + 1);
 	return 0;

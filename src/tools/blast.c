@@ -182,21 +182,29 @@ static uint16_t paced(double rate, double *tokens, uint64_t *last_ns, uint16_t w
 	return *tokens < want ? (uint16_t)*tokens : want;
 }
 
-int tool_blast(struct tool_session *s, const struct blast_opts *o, const struct tool_run *run, char *err)
+/* The NIC sends the ring round and round by itself; the CPU only moves the
+ * tail behind the head now and then, so a round of the ring never runs dry
+ * (Snabb's packetblaster). */
+static void hardware_loop(struct tool_loop *loop, struct lobo_port *port)
 {
-	struct lobo_frame *frames, batch[TOOL_MAX_BATCH];
+	while (tool_loop_tick(loop)) {
+		lobo_tx_loop_kick(port, 0);
+		nanosleep(&(struct timespec){0, 100000}, NULL); /* 100 µs: well inside a round of a ring */
+	}
+	lobo_tx_loop_stop(port, 0);
+}
+
+static void software_loop(struct tool_loop *loop, struct tool_session *s, const struct blast_opts *o,
+			  const struct tool_run *run, struct lobo_frame *frames, long nframes)
+{
+	struct lobo_frame batch[TOOL_MAX_BATCH];
 	uint16_t max = tool_batch(run);
-	long nframes = build_frames(s, o, &frames, err);
-	if (nframes < 0)
-		return (int)nframes;
 	/* Replayed captures keep their order, so they go out on one queue. */
 	uint16_t queues = o->pcap ? 1 : lobo_port_info(s->port[0])->queues;
 	uint64_t sent = 0, in_flight = 0, last_ns = tool_now_ns();
 	double tokens = 0;
 	long next = 0;
-	struct tool_loop loop;
-	tool_loop_start(&loop, s, run);
-	while (tool_loop_tick(&loop) && (!run->count || sent < run->count)) {
+	while (tool_loop_tick(loop) && (!run->count || sent < run->count)) {
 		for (uint16_t q = 0; q < queues; q++) {
 			in_flight -= lobo_tx_reclaim(s->port[0], q, batch, TOOL_MAX_BATCH);
 			uint64_t left = run->count ? run->count - sent : max;
@@ -214,6 +222,27 @@ int tool_blast(struct tool_session *s, const struct blast_opts *o, const struct 
 	for (uint64_t until = tool_now_ns() + 500000000ull; in_flight && tool_now_ns() < until;)
 		for (uint16_t q = 0; q < queues; q++)
 			in_flight -= lobo_tx_reclaim(s->port[0], q, batch, TOOL_MAX_BATCH);
+}
+
+int tool_blast(struct tool_session *s, const struct blast_opts *o, const struct tool_run *run, char *err)
+{
+	struct lobo_frame *frames;
+	long nframes = build_frames(s, o, &frames, err);
+	if (nframes < 0)
+		return (int)nframes;
+	int rc = o->loop ? lobo_tx_loop_start(s->port[0], 0, frames, (uint32_t)nframes, err) : -ENOTSUP;
+	if (rc && rc != -ENOTSUP) {
+		free(frames);
+		return rc;
+	}
+	struct tool_loop loop;
+	tool_loop_start(&loop, s, run);
+	if (o->loop)
+		loop.report.loop = rc ? "software" : "hardware";
+	if (rc)
+		software_loop(&loop, s, o, run, frames, nframes);
+	else
+		hardware_loop(&loop, s->port[0]);
 	tool_loop_finish(&loop);
 	free(frames);
 	return 0;

@@ -1,6 +1,7 @@
 /* lobo list: kernel interfaces and PCI network devices, read from sysfs;
  * lobo reset: a PCI device back to a state where nothing of lobo's is left. */
 #include "tools.h"
+#include "top.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -101,6 +102,72 @@ static bool add_iface(const char *dir, const char *name, void *out, int i)
 	return true;
 }
 
+static void link_text(char *out, bool up, long mbps)
+{
+	if (!up || mbps <= 0 || mbps > 10000000)
+		snprintf(out, 8, up ? "up" : "down");
+	else if (mbps % 1000)
+		snprintf(out, 12, "%dM", (int)mbps);
+	else
+		snprintf(out, 12, "%dG", (int)(mbps / 1000));
+}
+
+/* "pci:3b:00.0?vfio=0" -> "0000:3b:00.0", the form sysfs names devices by. */
+static void uri_bdf(const char *uri, char *bdf, size_t len)
+{
+	const char *arg = uri + 4;
+	size_t n = strcspn(arg, "?");
+	int colons = 0;
+	for (size_t k = 0; k < n; k++)
+		colons += arg[k] == ':';
+	snprintf(bdf, len, "%s%.*s", colons == 1 ? "0000:" : "", (int)n, arg);
+}
+
+/* The link of a NIC a lobo process drives, from the counters it publishes
+ * (its pid is in the device's lock file): no register is read here. */
+static void lobo_link(struct list_pci *p)
+{
+	char path[96], pid[16] = "", bdf[80];
+	snprintf(path, sizeof path, "%s/pci-%s.lock", LOBO_STATS_DIR, p->bdf);
+	FILE *f = fopen(path, "re");
+	bool read_pid = f && fgets(pid, sizeof pid, f);
+	if (f)
+		fclose(f);
+	struct lobo_stats_file *copy = read_pid ? malloc(sizeof *copy) : NULL;
+	if (copy && !lobo_stats_read(atoi(pid), copy))
+		for (uint32_t i = 0; i < copy->nports; i++) {
+			const struct lobo_port_info *info = &copy->port[i].info;
+			if (strncmp(info->name, "pci:", 4))
+				continue;
+			uri_bdf(info->name, bdf, sizeof bdf);
+			if (!strcasecmp(bdf, p->bdf)) {
+				p->lobo_pid = copy->pid;
+				link_text(p->link, info->link_up, info->speed_mbps);
+			}
+		}
+	free(copy);
+}
+
+/* The link of a NIC with a kernel interface, from sysfs. */
+static void kernel_link(const char *dir, struct list_pci *p)
+{
+	char net[PATH_MAX], rel[300], state[16], speed[16];
+	struct dirent **names;
+	snprintf(net, sizeof net, "%.4000s/net", dir);
+	int n = scandir(net, &names, visible, sort_names);
+	if (n > 0) {
+		snprintf(rel, sizeof rel, "net/%.255s/operstate", names[0]->d_name);
+		read_line(dir, rel, state, sizeof state);
+		snprintf(rel, sizeof rel, "net/%.255s/speed", names[0]->d_name);
+		read_line(dir, rel, speed, sizeof speed);
+		link_text(p->link, !strcmp(state, "up"), atol(speed));
+	}
+	for (int k = 0; k < n; k++)
+		free(names[k]);
+	if (n >= 0)
+		free(names);
+}
+
 static bool add_pci(const char *dir, const char *name, void *out, int i)
 {
 	struct list_pci *p = (struct list_pci *)out + i;
@@ -116,6 +183,10 @@ static bool add_pci(const char *dir, const char *name, void *out, int i)
 	read_driver(dir, "driver", p->driver, sizeof p->driver);
 	p->lobo_driver = lobo_pci_driver_name(p->vendor, p->device);
 	lobo_pci_kernel_use(name, p->kernel_use, sizeof p->kernel_use);
+	p->lobo_pid = 0;
+	snprintf(p->link, sizeof p->link, "-");
+	kernel_link(dir, p);
+	lobo_link(p);
 	return true;
 }
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,14 +56,24 @@ void tool_session_close(struct tool_session *s)
 	memset(s, 0, sizeof *s);
 }
 
+static uint64_t cpu_ns(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_SELF, &u);
+	return ((uint64_t)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000u + (uint64_t)u.ru_utime.tv_usec +
+		(uint64_t)u.ru_stime.tv_usec) * 1000u;
+}
+
 static void take_report(struct tool_loop *l, uint64_t now, bool final)
 {
 	struct tool_report *r = &l->report;
 	r->final = final;
 	r->seconds = (double)(now - l->start_ns) / NS;
 	r->interval = final ? r->seconds : (double)(now - l->last_report_ns) / NS;
+	r->cpu_seconds = (double)(cpu_ns() - l->start_cpu_ns) / NS;
 	for (uint16_t i = 0; i < r->nports; i++) {
 		struct lobo_counters c;
+		lobo_port_hw_counters(l->s->port[i]); /* the NIC's drops belong in the sum */
 		lobo_port_counters_sum(l->s->port[i], &c);
 		const uint64_t *a = (const uint64_t *)&c, *b = (const uint64_t *)&r->total[i];
 		uint64_t *d = (uint64_t *)&r->delta[i];
@@ -81,6 +92,7 @@ void tool_loop_start(struct tool_loop *l, struct tool_session *s, const struct t
 	l->s = s;
 	l->run = run;
 	l->start_ns = l->last_report_ns = tool_now_ns();
+	l->start_cpu_ns = cpu_ns();
 	l->end_ns = run->duration > 0 ? l->start_ns + (uint64_t)(run->duration * NS) : UINT64_MAX;
 	l->next_publish_ns = l->start_ns + PUBLISH_NS;
 	l->next_report_ns = l->start_ns + NS;
@@ -143,7 +155,12 @@ void tool_refill(struct lobo_pool *pool, struct lobo_port *port, uint16_t queue,
 		 uint32_t *posted, uint32_t ring)
 {
 	struct lobo_frame f[TOOL_MAX_BATCH]; /* a round may take up to --batch frames from each queue */
-	uint32_t n = lobo_pool_alloc(pool, f, ring - *posted < TOOL_MAX_BATCH ? ring - *posted : TOOL_MAX_BATCH);
+	/* In batches: a NIC's ring takes buffers with a register write (an exit
+	 * to the hypervisor in a VM), and a full ring takes none anyway. */
+	uint32_t missing = ring - *posted, batch = ring / 4 < LOBO_BATCH ? ring / 4 : LOBO_BATCH;
+	if (*posted && missing < batch)
+		return;
+	uint32_t n = lobo_pool_alloc(pool, f, missing < TOOL_MAX_BATCH ? missing : TOOL_MAX_BATCH);
 	uint16_t took = lobo_rx_post(port, queue, f, (uint16_t)n);
 	lobo_pool_free(pool, f + took, n - took);
 	*posted += took;

@@ -41,6 +41,8 @@ struct tool_report {
 	const char *name[TOOL_MAX_PORTS];
 	struct lobo_counters total[TOOL_MAX_PORTS], delta[TOOL_MAX_PORTS];
 	uint64_t filtered; /* capture: frames the filter rejected (not drops) */
+	const char *loop;  /* blast --loop: "hardware" (the NIC loops) or "software"; else NULL */
+	double cpu_seconds; /* the process's CPU time (user + system) since the start */
 };
 
 struct tool_run {
@@ -57,7 +59,7 @@ struct tool_run {
 struct tool_loop {
 	struct tool_session *s;
 	const struct tool_run *run;
-	uint64_t start_ns, end_ns, next_publish_ns, next_report_ns, last_report_ns, next_service_ns;
+	uint64_t start_ns, end_ns, next_publish_ns, next_report_ns, last_report_ns, next_service_ns, start_cpu_ns;
 	uint32_t idle_rounds, rounds;
 	struct tool_report report;
 };
@@ -86,6 +88,7 @@ struct blast_opts {
 	uint32_t size;       /* synthesise UDP frames of this size, or */
 	const char *pcap;    /* replay this file's frames */
 	double rate;         /* frames per second; 0 = as fast as the port takes them */
+	bool loop;           /* let the NIC send the frames round and round where it can */
 	uint8_t dst_mac[6];  /* the CLI's default: 02:00:00:00:00:00 */
 };
 /* Frames a blast will pre-build: reads the pcap once; <0 and err if unreadable. */
@@ -111,6 +114,8 @@ struct list_pci {
 	uint16_t vendor, device;
 	const char *lobo_driver; /* NULL: lobo has no driver for it */
 	char kernel_use[96];     /* "eth0 (addresses, routes)": lobo takes it only with ?force=1 */
+	int lobo_pid;            /* the lobo process driving it, or 0 */
+	char link[24];           /* "down", "1G", "100M", "up" (speed unknown), or "-" (no one drives it) */
 };
 int list_ifaces(struct list_iface *out, int max, char *err);
 int list_pci_nics(struct list_pci *out, int max, char *err);

@@ -94,9 +94,21 @@ static const char *human(char *buf, double v)
 	return buf;
 }
 
+/* "down", the speed ("1G", "100M") when the port knows it, else "up". */
+static const char *link_text(char *buf, const struct lobo_port_info *info)
+{
+	if (!info->link_up || !info->speed_mbps)
+		return info->link_up ? "up" : "down";
+	if (info->speed_mbps % 1000)
+		snprintf(buf, 16, "%uM", info->speed_mbps);
+	else
+		snprintf(buf, 16, "%uG", info->speed_mbps / 1000);
+	return buf;
+}
+
 static void print_text(FILE *out, const struct sample *cur, const struct sample *prev)
 {
-	char b[9][16];
+	char b[10][16];
 	fprintf(out, "%-7s %-12s %-20s %-8s %-16s %-4s %8s %8s %8s %8s %8s %8s %8s %8s\n", "PID", "PROGRAM", "PORT",
 		"DRIVER", "MODE", "LINK", "RX pps", "RX bit/s", "TX pps", "TX bit/s", "drops/s", "errors", "RX total",
 		"TX total");
@@ -109,7 +121,7 @@ static void print_text(FILE *out, const struct sample *cur, const struct sample 
 			const struct lobo_counters *c = &p->total;
 			struct rates r = rates_of(prev, f, j);
 			fprintf(out, "%-7d %-12.12s %-20.20s %-8s %-16.16s %-4s %8s %8s %8s %8s %8s %8s %8s %8s\n", f->pid,
-				f->program, p->info.name, p->info.driver, p->info.mode, p->info.link_up ? "up" : "down",
+				f->program, p->info.name, p->info.driver, p->info.mode, link_text(b[8], &p->info),
 				human(b[0], r.rx_pps), human(b[1], r.rx_bps), human(b[2], r.tx_pps), human(b[3], r.tx_bps),
 				human(b[4], r.drops_ps), human(b[5], (double)(c->rx_errors + c->tx_errors)),
 				human(b[6], (double)c->rx_packets), human(b[7], (double)c->tx_packets));
@@ -156,10 +168,10 @@ static void print_json(FILE *out, const struct sample *cur, const struct sample 
 				",\"exception_rx_dropped\":%" PRIu64 ",\"exception_tx_dropped\":%" PRIu64 ",",
 				p->info.max_frame - 18, c->exception_rx, c->exception_tx, c->exception_rx_dropped,
 				c->exception_tx_dropped);
-			fprintf(out, "\"link\":%s,\"rx_pps\":%.0f,\"rx_bps\":%.0f,\"tx_pps\":%.0f,\"tx_bps\":%.0f,"
+			fprintf(out, "\"link\":%s,\"speed_mbps\":%u,\"rx_pps\":%.0f,\"rx_bps\":%.0f,\"tx_pps\":%.0f,\"tx_bps\":%.0f,"
 				"\"drops_ps\":%.0f,\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"rx_dropped\":%" PRIu64 ",\"rx_errors\":%" PRIu64 ","
 				"\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"tx_dropped\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"copies\":%" PRIu64 "}",
-				p->info.link_up ? "true" : "false", r.rx_pps, r.rx_bps, r.tx_pps, r.tx_bps, r.drops_ps,
+				p->info.link_up ? "true" : "false", p->info.speed_mbps, r.rx_pps, r.rx_bps, r.tx_pps, r.tx_bps, r.drops_ps,
 				c->rx_packets, c->rx_bytes, c->rx_dropped, c->rx_errors, c->tx_packets, c->tx_bytes,
 				c->tx_dropped, c->tx_errors, c->copies);
 		}

@@ -34,6 +34,7 @@ expect "nosuch0" capture afpacket:nosuch0 -w "$tmp/x.pcap" --duration 1
 expect "--size 9000 is out of range" blast null: --size 9000 --count 1
 expect "--size 59 is out of range" blast null: --size 59 --count 1
 expect "bad value" blast null: --size 60 --count many
+expect "drop --count and --rate" blast null: --size 60 --loop --count 5
 expect "either --size" blast null:
 expect "needs an output file" capture null:
 expect "two ports" fwd null:

@@ -15,6 +15,10 @@ rates=$(grep -c '"type":"rate"' "$tmp/fwd.json")
 "$L" blast null: --size 60 --count 1000 --json >"$tmp/blast.json" || { echo "blast --count failed"; exit 1; }
 summary "$tmp/blast.json" "s['ports']['null:']['tx_packets'] == 1000 and s['ports']['null:']['tx_bytes'] == 60000" || exit 1
 
+# --loop where the port cannot loop by itself: software, and the summary says so.
+"$L" blast null: --size 60 --duration 0.5 --loop --json >"$tmp/loop.json" || { echo "blast --loop failed"; exit 1; }
+summary "$tmp/loop.json" "s['loop'] == 'software' and s['ports']['null:']['tx_packets'] > 1000 and s['cpu_seconds'] > 0" || exit 1
+
 "$L" blast null: --size 1514 --count 30000 --rate 20000 --json >"$tmp/rate.json" || { echo "blast --rate failed"; exit 1; }
 summary "$tmp/rate.json" "s['ports']['null:']['tx_packets'] == 30000 and 1.45 < s['seconds'] < 3" || exit 1
 

@@ -40,7 +40,7 @@ static bool foreign_device(char *bdf)
 		uint16_t vendor, device;
 		char err[LOBO_ERR_LEN];
 		found = e->d_name[0] != '.' && !lobo_pci_id(e->d_name, &vendor, &device, err) &&
-			!(vendor == 0x1af4 && (device == 0x1000 || device == 0x1041));
+			!lobo_pci_driver_name(vendor, device);
 		if (found)
 			snprintf(bdf, 16, "%.15s", e->d_name);
 	}

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
+#include <errno.h>
 
 #include "port.h"
 
@@ -90,6 +91,31 @@ static void params(void **state)
 	assert_string_equal(v, "d");
 }
 
+/* A port without hardware: no NIC counters, RSS or loop in the NIC, each
+ * refusal with one line naming what to do instead. */
+static void no_hardware_detail(void **state)
+{
+	(void)state;
+	char err[LOBO_ERR_LEN];
+	struct lobo_port *p;
+	uint8_t buf[64];
+	struct lobo_frame f = {.data = buf, .len = 60};
+	_Static_assert(sizeof(struct lobo_frame) == 32, "lobo_frame is two to a cache line");
+	assert_int_equal(lobo_port_open(&p, "null:", NULL, err), 0);
+	const struct lobo_hw_counters *hw = lobo_port_hw_counters(p);
+	assert_int_equal(hw->rx_packets + hw->rx_missed + hw->rx_no_buffer + hw->rx_frame_errors, 0);
+	struct lobo_link l = lobo_port_link(p);
+	assert_true(l.up);
+	assert_int_equal(l.speed_mbps, 0);
+	assert_int_equal(lobo_port_info(p)->rss_reta_size, 0);
+	assert_int_equal(lobo_port_set_rss(p, NULL, NULL, 0, err), -ENOTSUP);
+	assert_non_null(strstr(err, "have no RSS"));
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(lobo_tx_loop_start(p, 0, &f, 1, err), -ENOTSUP);
+	assert_non_null(strstr(err, "send them in software"));
+	lobo_port_close(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -97,6 +123,7 @@ int main(void)
 		cmocka_unit_test(bad_queue),
 		cmocka_unit_test(bad_uris),
 		cmocka_unit_test(params),
+		cmocka_unit_test(no_hardware_detail),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,7 +46,13 @@ static void nic_table(void **state)
 	(void)state;
 	assert_string_equal(lobo_pci_driver_name(0x1af4, 0x1000), "virtio");
 	assert_string_equal(lobo_pci_driver_name(0x1af4, 0x1041), "virtio");
-	assert_null(lobo_pci_driver_name(0x8086, 0x10c9)); /* igb: not written yet */
+	const uint16_t igb[] = {0x10c9, 0x10e6, 0x10e7, 0x10e8, 0x1526, 0x150a, 0x1518, 0x150d, /* 82576 */
+				0x1521, 0x1522, 0x1523, 0x1524, 0x1546,                         /* i350 */
+				0x1533, 0x1536, 0x1537, 0x1538, 0x157b, 0x157c, 0x1539};        /* i210, i211 */
+	for (size_t i = 0; i < sizeof igb / sizeof igb[0]; i++)
+		assert_string_equal(lobo_pci_driver_name(0x8086, igb[i]), "igb");
+	assert_null(lobo_pci_driver_name(0x8086, 0x10ca)); /* the 82576's VF: not the PF driver's */
+	assert_null(lobo_pci_driver_name(0x8086, 0x10d3)); /* e1000e: not written yet */
 	assert_null(lobo_pci_driver_name(0x10ec, 0x8168));
 }
 

@@ -24,7 +24,8 @@ class lobo_mem(Structure):
 
 class lobo_frame(Structure):
     # data as an address (an int): cheaper than a pointer object, and view() makes a memoryview of it
-    _fields_ = [('data', c_void_p), ('len', c_uint32), ('flags', c_uint32), ('tag', c_uint64)]
+    _fields_ = [('data', c_void_p), ('len', c_uint32), ('flags', c_uint32), ('tag', c_uint64),
+                ('rss_hash', c_uint32), ('vlan_tci', c_uint16), ('reserved', c_uint16)]
 
 
 # __attribute__((aligned(64))) in C: ctypes has no alignment, so the padding is spelled out.
@@ -38,7 +39,8 @@ class lobo_counters(Structure):
 class lobo_port_info(Structure):
     _fields_ = [('name', c_char * 64), ('driver', c_char * 16), ('queues', c_uint16), ('rx_ring', c_uint16),
                 ('tx_ring', c_uint16), ('max_frame', c_uint32), ('mac', c_uint8 * 6), ('link_up', c_bool),
-                ('mode', c_char * 32), ('shadow', c_char * 16)]
+                ('mode', c_char * 32), ('shadow', c_char * 16), ('speed_mbps', c_uint32),
+                ('rss_reta_size', c_uint16)]
 
 
 class lobo_pool(Structure):
