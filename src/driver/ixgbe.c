@@ -88,18 +88,13 @@ struct ixgbe_port {
 	struct adv_rx_ring rx[LOBO_MAX_QUEUES];
 	struct adv_tx_ring tx[LOBO_MAX_QUEUES];
 	struct adv_slot *slots;
-	size_t rx_at[LOBO_MAX_QUEUES], tx_at[LOBO_MAX_QUEUES], wb_at; /* where each ring lies in `rings` */
 	uint8_t key[LOBO_RSS_KEY_LEN], reta[RETA_SIZE];
 };
 
 static volatile uint32_t *reg(struct ixgbe_port *xp, uint32_t at) { return (volatile uint32_t *)(xp->bar.mmio + at); }
 static uint32_t rd(struct ixgbe_port *xp, uint32_t at) { return *reg(xp, at); }
 static void wr(struct ixgbe_port *xp, uint32_t at, uint32_t v) { *reg(xp, at) = v; }
-static void wr64(struct ixgbe_port *xp, uint32_t at, uint64_t v) /* a low and high register pair */
-{
-	wr(xp, at, (uint32_t)v);
-	wr(xp, at + 4, (uint32_t)(v >> 32));
-}
+static void wr64(struct ixgbe_port *xp, uint32_t at, uint64_t v) { wr(xp, at, (uint32_t)v); wr(xp, at + 4, v >> 32); }
 static void set_bits(struct ixgbe_port *xp, uint32_t at, uint32_t bits) { wr(xp, at, rd(xp, at) | bits); }
 static void clear_bits(struct ixgbe_port *xp, uint32_t at, uint32_t bits) { wr(xp, at, rd(xp, at) & ~bits); }
 
@@ -108,16 +103,25 @@ static bool is_x550(const struct ixgbe_port *xp) { return !strcmp(xp->model->mod
 
 static void sleep_ms(long ms) { nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000}, NULL); }
 
-/* Polls until (reg & mask) == want, for up to ms milliseconds: every wait on
- * the device is bounded, so a NIC that never answers gives an error, not a hang. */
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Polls until (reg & mask) == want, for up to ms milliseconds by the clock:
+ * every wait on the device is bounded, so a NIC that never answers gives an
+ * error, not a hang. */
 static bool wait_reg(struct ixgbe_port *xp, uint32_t at, uint32_t mask, uint32_t want, int ms)
 {
-	for (int i = 0; i <= ms * 10; i++) {
-		if ((rd(xp, at) & mask) == want)
-			return true;
+	int64_t end = now_ms() + ms;
+	while ((rd(xp, at) & mask) != want) {
+		if (now_ms() > end)
+			return false;
 		nanosleep(&(struct timespec){0, 100000}, NULL);
 	}
-	return false;
+	return true;
 }
 
 static int fail(struct ixgbe_port *xp, char *err, const char *what)
@@ -192,10 +196,8 @@ static void clear_statistics(struct ixgbe_port *xp)
 		rd(xp, QUEUE(QPRDC, q));
 }
 
-static uint32_t le32(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
+/* Four bytes as the register takes them (lobo runs little-endian only: adv_ring.h). */
+static uint32_t le32(const uint8_t *b) { uint32_t v; memcpy(&v, b, 4); return v; }
 
 /* Receive-side scaling (7.1.2.8): the key, 128 one-byte table entries and,
  * on the X550, the 384 more it has (ERETA), repeating the 128: h % 512 % 128
@@ -211,25 +213,19 @@ static void write_rss(struct ixgbe_port *xp)
 	wr(xp, MRQC, MRQC_RSS | MRQC_HASH_FIELDS);
 }
 
-/* The rings' memory: each ring aligned to its own size (a power of two), so
- * none crosses a page and each is one DMA range; then a head write-back word
- * per queue, a cache line apart. */
-static size_t ring_layout(struct ixgbe_port *xp, const struct lobo_port_info *info)
+/* The rings' memory: the receive rings, then the transmit rings, each
+ * aligned to its own size (a power of two) so that none crosses a page and
+ * each is one DMA range; then a head write-back word per queue, a cache line
+ * apart. */
+static size_t rx_ring_at(const struct lobo_port_info *info, uint16_t q) { return (size_t)q * info->rx_ring * 16u; }
+static size_t tx_ring_at(const struct lobo_port_info *info, uint16_t q)
 {
-	size_t at = 0, rx = info->rx_ring * 16u, tx = info->tx_ring * 16u;
-	for (uint16_t q = 0; q < info->queues; q++) {
-		xp->rx_at[q] = at = (at + rx - 1) / rx * rx;
-		at += rx;
-		xp->tx_at[q] = at = (at + tx - 1) / tx * tx;
-		at += tx;
-	}
-	xp->wb_at = at;
-	return at + 64u * info->queues;
+	size_t tx = info->tx_ring * 16u;
+	return (rx_ring_at(info, info->queues) + tx - 1) / tx * tx + q * tx;
 }
-
-static volatile uint32_t *head_wb(struct ixgbe_port *xp, uint16_t q)
+static size_t head_wb_at(const struct lobo_port_info *info, uint16_t q)
 {
-	return (volatile uint32_t *)(xp->rings.base + xp->wb_at + 64u * q);
+	return tx_ring_at(info, info->queues) + 64u * q;
 }
 
 static struct adv_slot *queue_slots(struct ixgbe_port *xp, const struct lobo_port_info *info, uint16_t q)
@@ -261,14 +257,15 @@ static void rx_init(struct ixgbe_port *xp, const struct lobo_port_info *info)
 	wr(xp, RXCSUM, RXCSUM_PCSD);
 	write_rss(xp);
 	for (uint16_t q = 0; q < info->queues; q++) {
-		wr64(xp, QUEUE(RDBAL, q), lobo_mem_dma(&xp->rings, xp->rings.base + xp->rx_at[q]));
+		uint8_t *ring = xp->rings.base + rx_ring_at(info, q);
+		wr64(xp, QUEUE(RDBAL, q), lobo_mem_dma(&xp->rings, ring));
 		wr(xp, QUEUE(RDLEN, q), info->rx_ring * 16u);
 		wr(xp, QUEUE(SRRCTL, q), SRRCTL_BSIZE_2K | SRRCTL_ADV_ONEBUF | (info->queues > 1 ? SRRCTL_DROP_EN : 0));
 		wr(xp, QUEUE(RDH, q), 0);
 		wr(xp, QUEUE(RDT, q), 0);
 		wr(xp, QUEUE(RXDCTL, q), 0);
 		clear_bits(xp, QUEUE(DCA_RXCTRL, q), DCA_RXCTRL_BIT12);
-		adv_rx_init(&xp->rx[q], xp->rings.base + xp->rx_at[q], reg(xp, QUEUE(RDT, q)), queue_slots(xp, info, q),
+		adv_rx_init(&xp->rx[q], ring, reg(xp, QUEUE(RDT, q)), queue_slots(xp, info, q),
 			    info->rx_ring, xp->mem, BUF_SIZE, ADV_RX_ERRORS_IXGBE);
 	}
 	set_bits(xp, CTRL_EXT, CTRL_EXT_NS_DIS | CTRL_EXT_DRV_LOAD);
@@ -290,13 +287,14 @@ static void tx_init(struct ixgbe_port *xp, const struct lobo_port_info *info)
 	wr(xp, RTTDCS, RTTDCS_BDPM | RTTDCS_BPBFSM); /* TDPAC, VMPAC, TDRM and ARBDIS clear */
 	set_bits(xp, DMATXCTL, DMATXCTL_TE);
 	for (uint16_t q = 0; q < info->queues; q++) {
-		wr64(xp, QUEUE(TDBAL, q), lobo_mem_dma(&xp->rings, xp->rings.base + xp->tx_at[q]));
+		uint8_t *ring = xp->rings.base + tx_ring_at(info, q), *head_wb = xp->rings.base + head_wb_at(info, q);
+		wr64(xp, QUEUE(TDBAL, q), lobo_mem_dma(&xp->rings, ring));
 		wr(xp, QUEUE(TDLEN, q), info->tx_ring * 16u);
 		wr(xp, QUEUE(TDH, q), 0);
 		wr(xp, QUEUE(TDT, q), 0);
-		wr64(xp, QUEUE(TDWBAL, q), lobo_mem_dma(&xp->rings, (void *)head_wb(xp, q)) | 1);
+		wr64(xp, QUEUE(TDWBAL, q), lobo_mem_dma(&xp->rings, head_wb) | 1);
 		wr(xp, QUEUE(TXDCTL, q), TXDCTL_THRESH);
-		adv_tx_init(&xp->tx[q], xp->rings.base + xp->tx_at[q], reg(xp, QUEUE(TDT, q)), head_wb(xp, q),
+		adv_tx_init(&xp->tx[q], ring, reg(xp, QUEUE(TDT, q)), (volatile uint32_t *)head_wb,
 			    queue_slots(xp, info, q) + info->rx_ring, info->tx_ring, xp->mem, MAX_FRAME);
 	}
 }
@@ -371,12 +369,7 @@ static struct lobo_link ixgbe_link(struct lobo_port *p)
 	return (struct lobo_link){up, up ? (non_std ? x550_speed : speed)[(links >> 28) & 3] : 0};
 }
 
-static void ixgbe_refresh_info(struct lobo_port *p)
-{
-	struct lobo_link l = ixgbe_link(p);
-	p->info.link_up = l.up;
-	p->info.speed_mbps = l.speed_mbps;
-}
+static void ixgbe_refresh_info(struct lobo_port *p) { lobo_port_link(p); /* which updates the info */ }
 
 /* 64-bit octet counters (36 bits used): the low half first, then the high. */
 static uint64_t rd64(struct ixgbe_port *xp, uint32_t at)
@@ -514,7 +507,7 @@ static int port_alloc(struct ixgbe_port **out, const struct lobo_pci_model *m, c
 		lobo_err(err, "ixgbe: out of memory");
 		return -ENOMEM;
 	}
-	rc = lobo_mem_alloc(&xp->rings, ring_layout(xp, info), err);
+	rc = lobo_mem_alloc(&xp->rings, head_wb_at(info, info->queues), err);
 	if (rc) {
 		free(xp->slots);
 		free(xp);
@@ -533,9 +526,9 @@ static int port_alloc(struct ixgbe_port **out, const struct lobo_pci_model *m, c
 /* The port as the program sees it, once the device runs. */
 static struct lobo_port *port_ready(struct ixgbe_port *xp, struct lobo_port_info *info, const char *access)
 {
-	uint32_t ral = rd(xp, RAL0), rah = rd(xp, RAH0);
-	for (int i = 0; i < 6; i++)
-		info->mac[i] = (uint8_t)((i < 4 ? ral >> (8 * i) : rah >> (8 * (i - 4))) & 0xff);
+	uint32_t ral = rd(xp, RAL0), rah = rd(xp, RAH0); /* the address in byte order, little-endian */
+	memcpy(info->mac, &ral, 4);
+	memcpy(info->mac + 4, &rah, 2);
 	snprintf(info->mode, sizeof info->mode, "%s, %s", xp->model->model, access);
 	xp->base.port.ops = &lobo_ixgbe_ops;
 	xp->base.port.info = *info;

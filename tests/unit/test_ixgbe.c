@@ -53,9 +53,9 @@ static int bring_up(uint16_t device, unsigned faults, const char *params)
 static void open_ok(uint16_t device, const char *params)
 {
 	int rc = bring_up(device, 0, params);
-	if (rc)
-		fail_msg("open: %s", rig.err);
-	assert_null(ixgbe_double_violation(rig.nic));
+	const char *broken = ixgbe_double_violation(rig.nic);
+	if (rc || broken)
+		fail_msg("open: %s; the double saw: %s", rig.err, broken ? broken : "no rule broken");
 }
 
 static int teardown(void **state)
@@ -431,7 +431,7 @@ static void fails(unsigned fault, const char *names)
 {
 	double start = seconds();
 	assert_int_equal(bring_up(SFP, fault, ""), -EIO);
-	assert_true(seconds() - start < 3); /* bounded waits, no hang */
+	assert_true(seconds() - start < 5); /* bounded waits (100 ms each here), no hang */
 	assert_non_null(strstr(rig.err, names));
 	assert_non_null(strstr(rig.err, "ixgbe: "));
 	assert_null(strchr(rig.err, '\n'));
@@ -449,7 +449,7 @@ static void fails_in_one_line_instead_of_hanging(void **state)
 	/* No link is not a broken NIC (a cable may be out): the port opens, link down, in bounded time. */
 	double start = seconds();
 	assert_int_equal(bring_up(SFP, FAULT_NO_LINK, ""), 0);
-	assert_true(seconds() - start < 3);
+	assert_true(seconds() - start < 5); /* a 1 s wait for the link */
 	assert_false(lobo_port_info(rig.port)->link_up);
 	assert_int_equal(lobo_port_link(rig.port).speed_mbps, 0);
 }
