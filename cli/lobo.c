@@ -227,10 +227,16 @@ static int list(bool json)
 			    : "%-16s %-17s %-9s %s\n", ifs[i].name, ifs[i].mac, ifs[i].operstate, ifs[i].driver);
 	if (!json)
 		printf("\n%-14s %-10s %-14s %s\n", "PCI DEVICE", "ID", "BOUND TO", "LOBO DRIVER");
-	for (int i = 0; i < np; i++)
-		printf(json ? "{\"type\":\"pci\",\"bdf\":\"%s\",\"id\":\"%04x:%04x\",\"driver\":\"%s\",\"lobo\":\"%s\"}\n"
-			    : "%-14s %04x:%04x  %-14s %s\n", nics[i].bdf, nics[i].vendor, nics[i].device,
-		       nics[i].driver, nics[i].lobo_driver ? nics[i].lobo_driver : "-");
+	for (int i = 0; i < np; i++) {
+		const char *drv = nics[i].lobo_driver ? nics[i].lobo_driver : "-", *note = nics[i].lobo_note;
+		if (json)
+			printf("{\"type\":\"pci\",\"bdf\":\"%s\",\"id\":\"%04x:%04x\",\"driver\":\"%s\",\"lobo\":\"%s\","
+			       "\"note\":\"%s\"}\n", nics[i].bdf, nics[i].vendor, nics[i].device, nics[i].driver, drv,
+			       note ? note : "");
+		else
+			printf("%-14s %04x:%04x  %-14s %s%s%s%s\n", nics[i].bdf, nics[i].vendor, nics[i].device,
+			       nics[i].driver, drv, note ? " (" : "", note ? note : "", note ? ")" : "");
+	}
 	if (!json && !np)
 		printf("(no PCI network devices)\n");
 	return 0;

@@ -114,6 +114,7 @@ static bool add_pci(const char *dir, const char *name, void *out, int i)
 	p->device = (uint16_t)strtoul(device, NULL, 16);
 	read_driver(dir, "driver", p->driver, sizeof p->driver);
 	p->lobo_driver = lobo_pci_driver_name(p->vendor, p->device);
+	p->lobo_note = lobo_pci_driver_note(p->vendor, p->device);
 	return true;
 }
 

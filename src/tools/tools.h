@@ -107,6 +107,7 @@ struct list_pci {
 	char bdf[16], driver[32];
 	uint16_t vendor, device;
 	const char *lobo_driver; /* NULL: lobo has no driver for it */
+	const char *lobo_note;   /* e.g. "untested on hardware", or NULL */
 };
 int list_ifaces(struct list_iface *out, int max, char *err);
 int list_pci_nics(struct list_pci *out, int max, char *err);
