@@ -46,7 +46,10 @@ static void nic_table(void **state)
 	(void)state;
 	assert_string_equal(lobo_pci_driver_name(0x1af4, 0x1000), "virtio");
 	assert_string_equal(lobo_pci_driver_name(0x1af4, 0x1041), "virtio");
-	assert_null(lobo_pci_driver_name(0x8086, 0x10c9)); /* igb: not written yet */
+	assert_string_equal(lobo_pci_driver_name(0x8086, 0x10c9), "igb");
+	assert_string_equal(lobo_pci_driver_name(0x8086, 0x10fb), "ixgbe");
+	assert_string_equal(lobo_pci_driver_note(0x8086, 0x10fb), "untested on hardware");
+	assert_null(lobo_pci_driver_note(0x1af4, 0x1000));
 	assert_null(lobo_pci_driver_name(0x10ec, 0x8168));
 }
 
