@@ -55,7 +55,7 @@ enum {
 	DCA_RXCTRL_BIT12 = 1 << 12, /* reserved, reads 1 after reset, must be cleared (4.6.7) */
 	RXCTRL_RXEN = 1, SECRXCTRL_RX_DIS = 1 << 1, SECRXSTAT_RDY = 1,
 	HLREG0_TXCRCEN = 1 << 0, HLREG0_RXCRCSTRP = 1 << 1, HLREG0_JUMBOEN = 1 << 2, HLREG0_TXPADEN = 1 << 10,
-	HLREG0_LPBK = 1 << 15, AUTOC_AN_RESTART = 1 << 12,
+	AUTOC_AN_RESTART = 1 << 12,
 	LINKS_SPEED_NON_STD = 1 << 27, /* X550: 2.5 and 5 Gb/s in place of 10 Gb/s and 100 Mb/s */
 	LINKS_UP = 1 << 30,
 	RTTDCS_ARBDIS = 1 << 6, RTTDCS_BDPM = 1 << 22, RTTDCS_BPBFSM = 1 << 23, DMATXCTL_TE = 1,
@@ -249,8 +249,7 @@ static void rx_init(struct ixgbe_port *xp, const struct lobo_port_info *info)
 	wr(xp, VLNCTRL, VLNCTRL_VET);
 	for (uint32_t i = 0; i < 128; i++)
 		wr(xp, MTA + 4 * i, 0);
-	wr(xp, HLREG0, (rd(xp, HLREG0) | HLREG0_TXCRCEN | HLREG0_RXCRCSTRP | HLREG0_JUMBOEN | HLREG0_TXPADEN) &
-			       ~HLREG0_LPBK);
+	set_bits(xp, HLREG0, HLREG0_TXCRCEN | HLREG0_RXCRCSTRP | HLREG0_JUMBOEN | HLREG0_TXPADEN); /* LPBK stays 0 */
 	wr(xp, MAXFRS, (MAX_FRAME + 4) << 16);
 	wr(xp, RDRXCTL, (rd(xp, RDRXCTL) | RDRXCTL_CRCSTRIP | RDRXCTL_RSCACKC | RDRXCTL_FCOE_WRFIX) &
 				~RDRXCTL_RSCFRSTSIZE);
@@ -299,12 +298,13 @@ static void tx_init(struct ixgbe_port *xp, const struct lobo_port_info *info)
 	}
 }
 
-/* 4.6.7.1 and 4.6.8.1: a queue's enable bit reads 1 only once the queue is
- * ready, and its tail moves only after that (adv_rx_post does). */
-static bool queue_enable(struct ixgbe_port *xp, uint32_t ctl, uint16_t q, bool on)
+/* 4.6.7.1 and 4.6.8.1: a queue's enable bit (RXDCTL or TXDCTL) reads what
+ * was written only once the queue has started or stopped; its tail moves
+ * only after that (adv_rx_post and adv_tx_post do). */
+static bool queue_enable_bit(struct ixgbe_port *xp, uint32_t ctl, uint16_t q, uint32_t enable)
 {
-	wr(xp, QUEUE(ctl, q), (rd(xp, QUEUE(ctl, q)) & ~QUEUE_ENABLE) | (on ? QUEUE_ENABLE : 0));
-	return wait_reg(xp, QUEUE(ctl, q), QUEUE_ENABLE, on ? QUEUE_ENABLE : 0, 100);
+	wr(xp, QUEUE(ctl, q), (rd(xp, QUEUE(ctl, q)) & ~QUEUE_ENABLE) | enable);
+	return wait_reg(xp, QUEUE(ctl, q), QUEUE_ENABLE, enable, 100);
 }
 
 /* 4.6.7, last: the receiver on, with the security block's receive path halted
@@ -326,7 +326,7 @@ static int setup_device(struct ixgbe_port *xp, struct lobo_port_info *info, char
 	rx_init(xp, info);
 	tx_init(xp, info);
 	for (uint16_t q = 0; q < info->queues; q++)
-		if (!queue_enable(xp, RXDCTL, q, true) || !queue_enable(xp, TXDCTL, q, true))
+		if (!queue_enable_bit(xp, RXDCTL, q, QUEUE_ENABLE) || !queue_enable_bit(xp, TXDCTL, q, QUEUE_ENABLE))
 			return fail(xp, err, "does not enable its queues (RXDCTL/TXDCTL.ENABLE stays clear)");
 	rx_enable(xp);
 	wait_reg(xp, LINKS, LINKS_UP, LINKS_UP, 1000); /* a cable may be out: the port opens with its link down */
@@ -432,7 +432,7 @@ static int ixgbe_tx_loop_start(struct lobo_port *p, uint16_t q, const struct lob
 			 : "the frames do not fit the transmit ring: use fewer frames or a larger tx_ring");
 		return -EINVAL;
 	}
-	if (!queue_enable(xp, TXDCTL, q, false)) {
+	if (!queue_enable_bit(xp, TXDCTL, q, 0)) {
 		lobo_err(err, "ixgbe: %s: transmit queue %u does not stop", p->info.name, q);
 		return -EIO;
 	}
@@ -442,7 +442,7 @@ static int ixgbe_tx_loop_start(struct lobo_port *p, uint16_t q, const struct lob
 		lobo_err(err, "ixgbe: %s: a frame of the loop is empty, too long or outside lobo_mem", p->info.name);
 		tx_queue_length(xp, q, r->size, true);
 	}
-	if (!queue_enable(xp, TXDCTL, q, true) && !rc) {
+	if (!queue_enable_bit(xp, TXDCTL, q, QUEUE_ENABLE) && !rc) {
 		lobo_err(err, "ixgbe: %s: transmit queue %u does not start again", p->info.name, q);
 		rc = -EIO;
 	}
@@ -460,10 +460,10 @@ static uint32_t ixgbe_tx_loop_kick(struct lobo_port *p, uint16_t q)
 static void ixgbe_tx_loop_stop(struct lobo_port *p, uint16_t q)
 {
 	struct ixgbe_port *xp = IXGBE(p);
-	queue_enable(xp, TXDCTL, q, false);
+	queue_enable_bit(xp, TXDCTL, q, 0);
 	tx_queue_length(xp, q, xp->tx[q].size, true);
 	adv_tx_loop_end(&xp->tx[q]);
-	queue_enable(xp, TXDCTL, q, true);
+	queue_enable_bit(xp, TXDCTL, q, QUEUE_ENABLE);
 }
 
 /* ------------------------------------------------------------ open, close */
