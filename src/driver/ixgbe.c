@@ -380,8 +380,8 @@ static uint64_t rd64(struct ixgbe_port *xp, uint32_t at)
 
 /* Every counter read here clears when read (8.2.3.23). The 82599's counters
  * that do not are the virtual functions' (VFGPRC and the rest, which wrap
- * instead) and, per the register table, the management ones (MNGPRC,
- * MNGPDC, MNGPTC); lobo reads none of those. */
+ * instead) and, in the register table as Snabb transcribes it, the
+ * management ones (MNGPRC, MNGPDC, MNGPTC); lobo reads none of those. */
 static void ixgbe_read_hw_counters(struct lobo_port *p)
 {
 	struct ixgbe_port *xp = IXGBE(p);
