@@ -536,6 +536,26 @@ static struct lobo_port *port_ready(struct ixgbe_port *xp, struct lobo_port_info
 	return &xp->base.port;
 }
 
+/* The PCI side of opening: the device (locked, its kernel driver unbound),
+ * BAR0, and DMA into the caller's memory and the rings. */
+static int pci_attach(struct ixgbe_port *xp, const char *bdf, const char *params, char *err)
+{
+	int rc = lobo_pci_port_open(&xp->base, bdf, params, err);
+	if (rc)
+		return rc;
+	rc = lobo_pci_bar_open(&xp->base.pci, 0, &xp->bar, err);
+	if (rc)
+		return rc;
+	if (!xp->bar.mmio || xp->bar.len < IXGBE_BAR_SIZE) {
+		lobo_err(err, "ixgbe: %s has no memory-mapped BAR0 of 128 KiB: is it an ixgbe NIC?", bdf);
+		return -ENODEV;
+	}
+	rc = lobo_pci_dma_map(&xp->base.pci, xp->mem, false, err);
+	if (rc)
+		return rc;
+	return lobo_pci_dma_map(&xp->base.pci, &xp->rings, false, err);
+}
+
 static int ixgbe_open(struct lobo_port **out, const char *bdf, const char *params, struct lobo_mem *mem, char *err)
 {
 	struct lobo_port_info info;
@@ -546,29 +566,24 @@ static int ixgbe_open(struct lobo_port **out, const char *bdf, const char *param
 		rc = port_alloc(&xp, lobo_pci_model(vendor, device), params, mem, &info, err);
 	if (rc)
 		return rc;
-	rc = lobo_pci_port_open(&xp->base, bdf, params, err);
-	if (!rc)
-		rc = lobo_pci_bar_open(&xp->base.pci, 0, &xp->bar, err);
-	if (!rc && (!xp->bar.mmio || xp->bar.len < IXGBE_BAR_SIZE)) {
-		lobo_err(err, "ixgbe: %s has no memory-mapped BAR0 of 128 KiB: is it an ixgbe NIC?", bdf);
-		rc = -ENODEV;
-	}
-	if (!rc)
-		rc = lobo_pci_dma_map(&xp->base.pci, mem, false, err);
-	if (!rc)
-		rc = lobo_pci_dma_map(&xp->base.pci, &xp->rings, false, err);
-	if (!rc)
-		rc = reset_device(xp, err);
-	if (!rc && lobo_pci_bus_master(&xp->base.pci, true))
+	rc = pci_attach(xp, bdf, params, err);
+	if (rc)
+		goto close;
+	rc = reset_device(xp, err);
+	if (rc)
+		goto close;
+	if (lobo_pci_bus_master(&xp->base.pci, true)) { /* DMA only once the reset made the NIC forget old rings */
 		rc = fail(xp, err, "does not take bus mastering");
-	if (!rc)
-		rc = setup_device(xp, &info, err);
-	if (rc) {
-		ixgbe_close(&xp->base.port); /* resets the NIC, gives the device back */
-		return rc;
+		goto close;
 	}
+	rc = setup_device(xp, &info, err);
+	if (rc)
+		goto close;
 	*out = port_ready(xp, &info, !mem->phys ? "vfio" : "no-iommu (no isolation)");
 	return 0;
+close:
+	ixgbe_close(&xp->base.port); /* resets the NIC if it got that far, gives the device back */
+	return rc;
 }
 
 int ixgbe_open_bar(struct lobo_port **out, volatile uint8_t *bar, uint16_t device, const char *params,
