@@ -163,6 +163,9 @@ int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *me
 void lobo_port_close(struct lobo_port *port);
 /* The lobo driver for a PCI vendor:device ("virtio", ...), or NULL. */
 const char *lobo_pci_driver_name(uint16_t vendor, uint16_t device);
+/* What lobo list says of that driver for this device ("untested on
+ * hardware"), or NULL. */
+const char *lobo_pci_driver_note(uint16_t vendor, uint16_t device);
 /* Refresh and return link state, MAC and the rest (not for the fast path). */
 const struct lobo_port_info *lobo_port_info(struct lobo_port *port);
 /* The queue's counters, or NULL for a queue the port does not have. Writable

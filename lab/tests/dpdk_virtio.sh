@@ -42,10 +42,10 @@ frames() {
 	local td=$!
 	for _ in $(seq 100); do grep -q listening $T/tcpdump.err && break; sleep 0.1; done
 	lab_in "$1" python3 -c 'import socket, sys, time
-sys.path.insert(0, "/tmp"); from frames import read
+sys.path.insert(0, sys.argv[3]); from frames import iter_pcap
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((sys.argv[1], 0)); s.settimeout(5)
-for i, f in enumerate(read(sys.argv[2])):
-    s.send(f); time.sleep(0.002)' "$2" $T/sent.pcap 2>$T/send.err ||
+for i, f in enumerate(iter_pcap(sys.argv[2])):
+    s.send(f); time.sleep(0.002)' "$2" $T/sent.pcap "$LAB_DIR/tools" 2>$T/send.err ||
 		fail "$2 could not send: $(tail -n1 $T/send.err); lobo: $("$LOBO" top --count 1 --json)"
 	wait $td || fail "tcpdump on $4 did not get 200 frames in 60 s: $(tail -n1 $T/tcpdump.err); lobo: $("$LOBO" top --count 1 --json)"
 	$F cmp $T/sent.pcap $T/got.pcap unordered >$T/cmp.out || fail "$2 -> $4: $(cat $T/cmp.out)"

@@ -187,6 +187,7 @@ static bool add_pci(const char *dir, const char *name, void *out, int i)
 	snprintf(p->link, sizeof p->link, "-");
 	kernel_link(dir, p);
 	lobo_link(p);
+	p->lobo_note = lobo_pci_driver_note(p->vendor, p->device);
 	return true;
 }
 

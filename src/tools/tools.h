@@ -116,6 +116,7 @@ struct list_pci {
 	char kernel_use[96];     /* "eth0 (addresses, routes)": lobo takes it only with ?force=1 */
 	int lobo_pid;            /* the lobo process driving it, or 0 */
 	char link[24];           /* "down", "1G", "100M", "up" (speed unknown), or "-" (no one drives it) */
+	const char *lobo_note;   /* e.g. "untested on hardware", or NULL */
 };
 int list_ifaces(struct list_iface *out, int max, char *err);
 int list_pci_nics(struct list_pci *out, int max, char *err);

@@ -53,6 +53,9 @@ static void nic_table(void **state)
 		assert_string_equal(lobo_pci_driver_name(0x8086, igb[i]), "igb");
 	assert_null(lobo_pci_driver_name(0x8086, 0x10ca)); /* the 82576's VF: not the PF driver's */
 	assert_null(lobo_pci_driver_name(0x8086, 0x10d3)); /* e1000e: not written yet */
+	assert_string_equal(lobo_pci_driver_name(0x8086, 0x10fb), "ixgbe");
+	assert_string_equal(lobo_pci_driver_note(0x8086, 0x10fb), "untested on hardware");
+	assert_null(lobo_pci_driver_note(0x1af4, 0x1000));
 	assert_null(lobo_pci_driver_name(0x10ec, 0x8168));
 }
 
