@@ -50,7 +50,7 @@ awk -v d=$t_down -v u=$t_up '/^link down/ {down = $5} /^link up/ {n++; if (n == 
 grep -q "^received=200$" $T/link.out || fail "after the link came back: $(grep received $T/link.out)"
 lab_log "link: $(grep ^link $T/link.out | tr '\n' ' '), 200 frames received after"
 
-kill_and_restart "$uri"
+kill_and_restart "$uri" 1   # no IOMMU: the dead run's memory stays held until the reopen
 
 $IO hold "$uri" 120 > $T/hold.out 2>&1 & holder=$!
 while ! grep -q mode= $T/hold.out; do kill -0 $holder 2>/dev/null || fail "hold: $(cat $T/hold.out)"; sleep 0.1; done
