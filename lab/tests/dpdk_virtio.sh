@@ -6,8 +6,10 @@
 # PMD's ring holds the caller's buffers. Then DPDK in IOVA-as-PA mode
 # (LOBO_EAL_ARGS) on a transitional NIC that bypasses the IOMMU, and the errors
 # only a PCI device can show.
-# lab: iommu=1 nic=virtio-modern,hub=0,iommu_platform=on nic=virtio,hub=0 nic=virtio,hub=1 nic=virtio,hub=1
-# lab: nic=virtio,hub=0 hugepages=128 mem=1536M timeout=600
+# ctrl_vlan=off: with VIRTIO_NET_F_CTRL_VLAN negotiated (Linux and DPDK do) QEMU drops
+# tagged frames for VLANs nobody added, and the test frames carry tags.
+# lab: iommu=1 nic=virtio-modern,hub=0,iommu_platform=on,ctrl_vlan=off nic=virtio,hub=0,ctrl_vlan=off nic=virtio,hub=1,ctrl_vlan=off nic=virtio,hub=1,ctrl_vlan=off
+# lab: nic=virtio,hub=0,ctrl_vlan=off hugepages=128 mem=1536M timeout=600
 . "$LAB_DIR/tests/port.inc"
 LOBO=$BUILD/lobo; [ -x "$LOBO" ] || LOBO=$BUILD/src/tools/lobo
 [ -x "$LOBO" ] || lab_skip "no lobo binary in $BUILD"
