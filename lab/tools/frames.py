@@ -9,7 +9,7 @@ NIC sent with what another received, byte for byte.
                                             random) into a pcap: a fifth 802.1Q-tagged, a
                                             twentieth QinQ, unless untagged
   frames.py flows OUT N SEED SRC DST FLOWS  N IPv4 UDP and TCP frames of FLOWS 5-tuples
-  frames.py sendpcap IFACE PCAP             send every frame of PCAP
+  frames.py sendpcap IFACE PCAP [GAP_MS]    send every frame of PCAP (GAP_MS apart)
   frames.py cmp SENT GOT [unordered]        the lab frames of both files are the same
   frames.py rss GOT QUEUES SENT             GOT holds SENT's frames, GOT.q's hash of each is
                                             the Toeplitz hash with the default key, its queue
@@ -148,10 +148,12 @@ def flows(out, n, seed, src, dst, nflows):
     write_pcap(out, frames)
 
 
-def sendpcap(iface, path):
+def sendpcap(iface, path, gap_ms=None):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
     for fr in read_pcap(path):
+        if gap_ms:
+            time.sleep(float(gap_ms) / 1000)
         while True:
             try:
                 s.send(fr)
@@ -232,7 +234,7 @@ def order(got, path, rounds, first=None):
 
 
 COMMANDS = {"send": (send, 3, 3), "recv": (recv, 3, 4), "gen": (gen, 5, 7), "flows": (flows, 6, 6),
-            "sendpcap": (sendpcap, 2, 2), "cmp": (cmp, 2, 3), "rss": (rss, 3, 3), "order": (order, 3, 4)}
+            "sendpcap": (sendpcap, 2, 3), "cmp": (cmp, 2, 3), "rss": (rss, 3, 3), "order": (order, 3, 4)}
 
 if __name__ == "__main__":
     verb, *args = sys.argv[1:] or ["help"]
