@@ -180,7 +180,9 @@ void lobo_port_counters_sum(struct lobo_port *port, struct lobo_counters *sum);
  * NAME. Call it from the thread that polls queue 0 (it posts on queue 0) at
  * least every 100 ms, and whenever lobo_port_fd becomes readable. Returns 0,
  * or a negative errno with err when the NIC refused a change (NAME is set
- * back). Does nothing for ports without a shadow. No thread is involved. */
+ * back). Without a shadow it does the port's own housekeeping, if any: igb's
+ * kernel=keep returns -ESTALE with err once the kernel has reset the NIC and
+ * taken its queues back (close the port). No thread is involved. */
 int lobo_port_service(struct lobo_port *port, char *err);
 /* An fd (epoll) that becomes readable when lobo_port_service has work, or -1. */
 int lobo_port_fd(const struct lobo_port *port);
