@@ -143,7 +143,7 @@ static int list(bool json)
 			       p->kernel_use);
 		else
 			printf("%-14s %04x:%04x  %-14s %-12s %-6s %-8d %s%s%s%s%s%s\n", p->bdf, p->vendor, p->device, p->driver,
-			       lobo, p->link, p->lobo_pid, p->lobo_mode, *p->lobo_mode ? "; " : "", note,
+			       lobo, p->link, p->lobo_pid, p->lobo_mode, *p->lobo_mode && (*note || *p->kernel_use) ? "; " : "", note,
 			       *note && *p->kernel_use ? "; " : "", *p->kernel_use ? "in use by the kernel: " : "",
 			       p->kernel_use);
 	}

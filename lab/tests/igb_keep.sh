@@ -37,7 +37,7 @@ lobo_to_peer "$uri" 2000
 lab_in keep ip -d link show "$KIF" | grep -q "promiscuity 1" || fail "promisc is no longer on $KIF"
 
 lab_log "pings while lobo runs"
-lab_in keep "$LOBO" capture "$uri" -w $T/keep.pcap --duration 120 icmp > $T/cap.out 2>&1 & cap=$!
+ip netns exec keep "$LOBO" capture "$uri" -w $T/keep.pcap --duration 120 icmp > $T/cap.out 2>&1 & cap=$!
 wait_port $cap $T/cap.out
 k0=$(kstat rx_packets)
 pings 3 && fail "the kernel answered pings while lobo had its queue"
@@ -64,13 +64,14 @@ $IO hold "$uri" 120 > $T/hold.out 2>&1 & holder=$!
 while ! grep -q mode= $T/hold.out; do kill -0 $holder 2>/dev/null || fail "hold: $(cat $T/hold.out)"; sleep 0.1; done
 kill -9 $holder; wait $holder 2>/dev/null
 pings 2 && fail "the kernel answered with a killed lobo's ring in its queue 0"
-[ -e /run/lobo/pci-$NIC0.keep ] || fail "kill -9 left no record of the kernel's queue"
-"$LOBO" reset "pci:$NIC0" || fail "lobo reset failed"
+[ -e /run/lobo/pci-$NIC0.keep ] && [ "$(held_files $NIC0)" -ge 2 ] || fail "kill -9 left no record of the kernel's queue, or no memory held"
+"$LOBO" reset "pci:$NIC0" > $T/reset.out || fail "lobo reset failed: $(cat $T/reset.out)"
+grep -q "MiB of DMA memory a killed lobo left it freed" $T/reset.out || fail "lobo reset: $(cat $T/reset.out)"
 [ "$(held_files $NIC0)" = 0 ] && [ ! -e /run/lobo/pci-$NIC0.keep ] || fail "lobo reset left memory or the record"
 answers "after kill -9 and lobo reset"
 
 lab_log "the kernel resets the NIC under lobo"
-lab_in keep "$LOBO" capture "$uri" -w $T/x.pcap --duration 120 > $T/cap.out 2>&1 & cap=$!
+ip netns exec keep "$LOBO" capture "$uri" -w $T/x.pcap --duration 60 > $T/cap.out 2>&1 & cap=$!
 wait_port $cap $T/cap.out
 lab_in keep ip link set "$KIF" mtu 1400
 wait $cap && fail "lobo went on after the kernel reset the NIC"

@@ -9,7 +9,8 @@
  * off, so CTRL.VME's tag stripping and the descriptors' VP bit never apply),
  * nothing is padded, nothing rewritten. What a program sends goes out as it
  * is, with the FCS appended (IFCS). The port is promiscuous: every unicast,
- * multicast and broadcast frame is received. Receive checksum checking is on
+ * multicast and broadcast frame is received, until a shadow interface asks
+ * for its address and groups only (the control operations). Receive checksum checking is on
  * only to report (LOBO_F_*_CSUM_*); the RSS hash is reported on every frame. */
 #include "igb.h"
 

@@ -137,8 +137,8 @@ static bool give_back(struct igb_port *ip, const struct keep_state *s)
 }
 
 /* Leftovers of a kernel=keep run killed with kill -9: the kernel's queue
- * back, then the memory held for the NIC freed. */
-static int recover(struct igb_port *ip, const char *bdf, char *err)
+ * back, then the memory held for the NIC freed (*released bytes). */
+static int recover(struct igb_port *ip, const char *bdf, size_t *released, char *err)
 {
 	struct keep_state s;
 	char path[96];
@@ -149,7 +149,7 @@ static int recover(struct igb_port *ip, const char *bdf, char *err)
 				 "there? (lobo reset pci:%s)", bdf, bdf);
 	state_path(bdf, path, sizeof path);
 	unlink(path);
-	lobo_mem_release(bdf, getpid());
+	*released = lobo_mem_release(bdf, getpid());
 	return 0;
 }
 
@@ -370,9 +370,10 @@ static int open_beside(struct keep_port *kp, struct lobo_port_info *info, char *
 {
 	struct igb_port *ip = &kp->igb;
 	const char *bdf = ip->base.pci.bdf;
+	size_t released;
 	int rc = map_registers(ip, bdf, err);
 	if (!rc)
-		rc = recover(ip, bdf, err);
+		rc = recover(ip, bdf, &released, err);
 	if (!rc)
 		rc = alloc_rings(kp, info, err);
 	if (rc)
@@ -430,7 +431,7 @@ int igb_keep_open(struct lobo_port **out, const char *bdf, const char *params, s
 }
 
 /* lobo reset pci:BDF: what a killed kernel=keep run left, given back. */
-int igb_keep_recover(const char *bdf, char *err)
+int igb_keep_recover(const char *bdf, size_t *released, char *err)
 {
 	struct keep_state s;
 	struct igb_port ip = {0};
@@ -441,7 +442,7 @@ int igb_keep_recover(const char *bdf, char *err)
 		return rc;
 	rc = map_registers(&ip, bdf, err);
 	if (!rc)
-		rc = recover(&ip, bdf, err);
+		rc = recover(&ip, bdf, released, err);
 	lobo_pci_bar_close(&ip.bar);
 	lobo_pci_close(&ip.base.pci);
 	return rc;

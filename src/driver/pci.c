@@ -131,10 +131,15 @@ const char *lobo_pci_driver_note(uint16_t vendor, uint16_t device)
 int lobo_pci_reset(const char *arg, size_t *released, char *err)
 {
 	char bdf[16];
+	size_t kept = 0;
 	int rc = lobo_pci_parse_bdf(arg, bdf, err);
+	*released = 0;
 	if (!rc)
-		rc = igb_keep_recover(bdf, err);
-	return rc ? rc : lobo_pci_reset_device(bdf, released, err);
+		rc = igb_keep_recover(bdf, &kept, err);
+	if (!rc)
+		rc = lobo_pci_reset_device(bdf, released, err);
+	*released += kept;
+	return rc;
 }
 
 const struct lobo_port_ops lobo_pci_ops = {.scheme = "pci", .open = pci_open};
