@@ -479,9 +479,9 @@ int igb_check_params(const char *bdf, const char *params, struct lobo_port_info 
 	return 0;
 }
 
-struct igb_port *igb_alloc(const struct lobo_port_info *info, struct lobo_mem *mem, char *err)
+struct igb_port *igb_alloc(size_t size, const struct lobo_port_info *info, struct lobo_mem *mem, char *err)
 {
-	struct igb_port *ip = calloc(1, sizeof *ip);
+	struct igb_port *ip = calloc(1, size);
 	if (ip)
 		ip->slots = calloc((size_t)info->queues * (info->rx_ring + info->tx_ring), sizeof *ip->slots);
 	if (!ip || !ip->slots) {
@@ -505,12 +505,13 @@ static int igb_open(struct lobo_port **out, const char *bdf, const char *params,
 {
 	struct lobo_port_info info = {.max_frame = MAX_FRAME, .rss_reta_size = RETA_SIZE};
 	const struct lobo_pci_model *model;
-	if (lobo_param_str(params, "kernel", info.mode, sizeof info.mode, ""))
+	char kernel[16];
+	if (lobo_param_str(params, "kernel", kernel, sizeof kernel, ""))
 		return igb_keep_open(out, bdf, params, mem, err);
 	int rc = igb_check_params(bdf, params, &info, &model, err);
 	if (rc)
 		return rc;
-	struct igb_port *ip = igb_alloc(&info, mem, err);
+	struct igb_port *ip = igb_alloc(sizeof *ip, &info, mem, err);
 	if (!ip)
 		return -ENOMEM;
 	memcpy(ip->key, default_key, sizeof ip->key);

@@ -85,7 +85,8 @@ void igb_tx_queue_init(struct igb_port *ip, uint16_t q, uint16_t hwq, void *desc
 /* The model's name and limits, and rings and queues within them. */
 int igb_check_params(const char *bdf, const char *params, struct lobo_port_info *info,
 		     const struct lobo_pci_model **model, char *err);
-struct igb_port *igb_alloc(const struct lobo_port_info *info, struct lobo_mem *mem, char *err);
+/* A port of size bytes (a struct that begins with igb_port), slots for its rings. */
+struct igb_port *igb_alloc(size_t size, const struct lobo_port_info *info, struct lobo_mem *mem, char *err);
 void igb_free(struct igb_port *ip);
 void igb_read_mac(struct igb_port *ip, uint8_t mac[6]);
 

@@ -5,9 +5,10 @@
  * kernel does not use.
  *
  * What Linux 6.12's igb does, and why this is safe (igb_main.c):
- * - Receive queue 0 is where every frame RSS cannot hash lands (ARP, non-IP,
- *   in QEMU's model and by the datasheet), and RSS sends the rest there once
- *   lobo sets every RETA entry to 0: lobo gets every frame the NIC accepts.
+ * - Receive queue 0 is where frames RSS cannot hash (ARP, non-IP) land in
+ *   QEMU's model; lobo also sets every RETA entry to 0, so hashed frames land
+ *   there, and so would unhashed ones on a chip that sends them to RETA's
+ *   first entry: lobo gets every frame the NIC accepts.
  * - The kernel writes a queue's tail (RDT) only after it cleaned descriptors
  *   the NIC wrote back into the kernel's own ring (igb_clean_rx_irq, then
  *   igb_alloc_rx_buffers). lobo disables queue 0, waits until the kernel has
@@ -40,7 +41,6 @@
  * NIC since has set everything up itself, and then lobo leaves it alone. */
 #include "igb.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -113,8 +113,9 @@ static bool give_back(struct igb_port *ip, const struct keep_state *s)
 		wr(ip, QUEUE(TXDCTL, q), 0);
 		if (!igb_wait_reg(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE, 0, 100))
 			return false;
-		for (uint32_t at = TDBAL; at <= TDWBAH; at += 4)
-			wr(ip, QUEUE(at, q), 0);
+		static const uint32_t ring[] = {TDBAL, TDBAH, TDLEN, TDH, TDT, TDWBAL, TDWBAH};
+		for (size_t i = 0; i < sizeof ring / sizeof ring[0]; i++)
+			wr(ip, QUEUE(ring[i], q), 0);
 	}
 	if (!ours && !paused)
 		return true;
@@ -400,15 +401,10 @@ int igb_keep_open(struct lobo_port **out, const char *bdf, const char *params, s
 	if (txq >= model->max_queues)
 		return lobo_fail(err, -EBUSY, "igb: %s uses all %u queues of the %s: leave lobo one with ethtool -L %s "
 				 "combined %u", ifname, model->max_queues, model->model, ifname, model->max_queues - 1);
-	struct keep_port *kp = calloc(1, sizeof *kp);
-	struct igb_port *ip = kp ? igb_alloc(&info, mem, err) : NULL;
-	if (!ip) {
-		free(kp);
-		return lobo_fail(err, -ENOMEM, "igb: out of memory");
-	}
-	kp->igb = *ip; /* igb_alloc's port, moved into the bigger one */
-	free(ip);
-	ip = &kp->igb;
+	struct keep_port *kp = (struct keep_port *)igb_alloc(sizeof *kp, &info, mem, err);
+	if (!kp)
+		return -ENOMEM;
+	struct igb_port *ip = &kp->igb;
 	kp->saved.txq = txq;
 	snprintf(kp->ifname, sizeof kp->ifname, "%s", ifname);
 	rc = lobo_pci_attach(&ip->base.pci, bdf, err);

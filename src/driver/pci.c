@@ -107,8 +107,9 @@ static int pci_open(struct lobo_port **out, const char *arg, const char *params,
 	rc = m->ops->open(out, bdf, params, mem, err);
 	if (rc)
 		return rc;
-	if (!(*out)->ops) /* igb's kernel=keep has ops of its own */
-		(*out)->ops = m->ops;
+	if ((*out)->ops) /* igb's kernel=keep: ops of its own, and the kernel's driver never left */
+		return 0;
+	(*out)->ops = m->ops;
 	/* Opened: the device stays unbound after close unless rebind=1 asks. */
 	((struct lobo_pci_port *)*out)->pci.restore = lobo_param_long(params, "rebind", 0) == 1;
 	return 0;
