@@ -252,6 +252,7 @@ static int take_queues(struct keep_port *kp, const struct lobo_port_info *info, 
 	for (uint32_t i = 0; i < RETA_SIZE / 4; i++)
 		wr(ip, RETA + 4 * i, 0);
 	igb_rx_queue_init(ip, 0, 0, rx, info);
+	ip->rx[0].strips_vlan = rd(ip, CTRL) & CTRL_VME; /* the kernel's choice (rxvlan); the service follows it */
 	igb_tx_queue_init(ip, 0, (uint16_t)s->txq, tx, wb, info);
 	if (!igb_wait_reg(ip, RXDCTL, QUEUE_ENABLE, QUEUE_ENABLE, 100) ||
 	    !igb_wait_reg(ip, QUEUE(TXDCTL, s->txq), QUEUE_ENABLE, QUEUE_ENABLE, 100))
