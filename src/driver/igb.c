@@ -10,32 +10,14 @@
  * nothing is padded, nothing rewritten. What a program sends goes out as it
  * is, with the FCS appended (IFCS). The port is promiscuous: every unicast,
  * multicast and broadcast frame is received, until a shadow interface asks
- * for its address and groups only (the control operations). Receive checksum checking is on
- * only to report (LOBO_F_*_CSUM_*); the RSS hash is reported on every frame. */
+ * for its address and groups only (the control operations). Receive
+ * checksum checking is on only to report (LOBO_F_*_CSUM_*); the RSS hash is
+ * reported on every frame. */
 #include "igb.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-/* The Microsoft RSS specification's example key: known, so hashes can be checked. */
-static const uint8_t default_key[LOBO_RSS_KEY_LEN] = {
-	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
-	0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
-	0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
-
-static void sleep_ms(long ms) { nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000}, NULL); }
-
-bool igb_wait_reg(struct igb_port *ip, uint32_t at, uint32_t mask, uint32_t want, int ms)
-{
-	for (int i = 0; i <= ms * 10; i++) {
-		if ((rd(ip, at) & mask) == want)
-			return true;
-		nanosleep(&(struct timespec){0, 100000}, NULL);
-	}
-	return false;
-}
 
 /* ------------------------------------------------------------ bring-up */
 
@@ -55,11 +37,11 @@ static int global_reset(struct igb_port *ip)
 {
 	mask_interrupts(ip);
 	wr(ip, CTRL, rd(ip, CTRL) | CTRL_RST);
-	sleep_ms(1);
-	if (!igb_wait_reg(ip, CTRL, CTRL_RST, 0, 100))
+	intel_sleep_ms(1);
+	if (!intel_wait(reg(ip, CTRL), CTRL_RST, 0, 100))
 		return -ETIMEDOUT;
 	mask_interrupts(ip);
-	igb_wait_reg(ip, EECD, EECD_AUTO_RD, EECD_AUTO_RD, 10);
+	intel_wait(reg(ip, EECD), EECD_AUTO_RD, EECD_AUTO_RD, 10);
 	return 0;
 }
 
@@ -71,7 +53,7 @@ static void link_setup(struct igb_port *ip)
 {
 	wr(ip, CTRL, (rd(ip, CTRL) | CTRL_SLU) & ~(CTRL_FRCSPD | CTRL_FRCDPX | CTRL_VME));
 	wr(ip, MDIC, PHY_BMCR_AUTONEG | PHY_ADDR | MDIC_WRITE); /* PHY register 0: control */
-	igb_wait_reg(ip, MDIC, MDIC_READY, MDIC_READY, 10); /* fibre/SerDes parts have no copper PHY: fine */
+	intel_wait(reg(ip, MDIC), MDIC_READY, MDIC_READY, 10); /* fibre/SerDes parts have no copper PHY: fine */
 }
 
 /* 4.5.8: the statistics registers survive a reset: read them to clear them. */
@@ -81,19 +63,11 @@ static void clear_statistics(struct igb_port *ip)
 		rd(ip, at);
 }
 
-/* Four bytes as the NIC's registers hold them: the first in bits 7:0. */
-static uint32_t le32(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 /* Receive-side scaling (7.1.2): the key, then 128 one-byte table entries. */
 static void write_rss(struct igb_port *ip)
 {
-	for (uint32_t i = 0; i < LOBO_RSS_KEY_LEN / 4; i++)
-		wr(ip, RSSRK + 4 * i, le32(ip->key + 4 * i));
-	for (uint32_t i = 0; i < RETA_SIZE / 4; i++)
-		wr(ip, RETA + 4 * i, le32(ip->reta + 4 * i));
+	intel_write_bytes(reg(ip, RSSRK), ip->key, sizeof ip->key);
+	intel_write_bytes(reg(ip, RETA), ip->reta, RETA_SIZE);
 	wr(ip, MRQC, MRQC_RSS | MRQC_HASH_FIELDS);
 }
 
@@ -182,8 +156,7 @@ static int enable(struct igb_port *ip, uint16_t queues)
 	wr(ip, RCTL, rd(ip, RCTL) | RCTL_EN);
 	wr(ip, TCTL, rd(ip, TCTL) | TCTL_EN);
 	for (uint16_t q = 0; q < queues; q++)
-		if (!igb_wait_reg(ip, QUEUE(RXDCTL, q), QUEUE_ENABLE, QUEUE_ENABLE, 100) ||
-		    !igb_wait_reg(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE, QUEUE_ENABLE, 100))
+		if (!intel_queue_start(reg(ip, QUEUE(RXDCTL, q))) || !intel_queue_start(reg(ip, QUEUE(TXDCTL, q))))
 			return -ETIMEDOUT;
 	return 0;
 }
@@ -212,7 +185,7 @@ static int init_device(struct igb_port *ip, struct lobo_port_info *info, char *e
 		lobo_err(err, "igb: %s does not enable its queues: is it a working igb NIC?", bdf);
 		return -EIO;
 	}
-	igb_wait_reg(ip, STATUS, STATUS_LU, STATUS_LU, 3000); /* autonegotiation; a cable may be out: fine */
+	intel_wait(reg(ip, STATUS), STATUS_LU, STATUS_LU, 3000); /* autonegotiation; a cable may be out: fine */
 	return 0;
 }
 
@@ -257,21 +230,14 @@ void igb_refresh_info(struct lobo_port *p)
 	p->info.speed_mbps = l.speed_mbps;
 }
 
-/* 64-bit octet counters: the low half first, the high half's read clears both. */
-static uint64_t rd64(struct igb_port *ip, uint32_t at)
-{
-	uint64_t low = rd(ip, at);
-	return low | (uint64_t)rd(ip, at + 4) << 32;
-}
-
 static void igb_read_hw_counters(struct lobo_port *p)
 {
 	struct igb_port *ip = IGB(p);
 	struct lobo_hw_counters *hw = &p->hw;
 	hw->rx_packets += rd(ip, GPRC);
-	hw->rx_bytes += rd64(ip, GORCL);
+	hw->rx_bytes += intel_rd64(reg(ip, GORCL));
 	hw->tx_packets += rd(ip, GPTC);
-	hw->tx_bytes += rd64(ip, GOTCL);
+	hw->tx_bytes += intel_rd64(reg(ip, GOTCL));
 	hw->rx_missed += rd(ip, MPC);
 	for (uint16_t q = 0; q < p->info.queues; q++)
 		hw->rx_no_buffer += rd(ip, QUEUE(RQDPC, q));
@@ -291,56 +257,9 @@ static int igb_set_rss(struct lobo_port *p, const uint8_t *key, const uint16_t *
 	return 0;
 }
 
-/* 4.5.10.1: a transmit queue's ring may change only while it is disabled. */
-static bool tx_queue_stop(struct igb_port *ip, uint16_t q)
-{
-	wr(ip, QUEUE(TXDCTL, q), 0);
-	return igb_wait_reg(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE, 0, 100);
-}
-
-static bool tx_queue_start(struct igb_port *ip, uint16_t q)
-{
-	wr(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE);
-	return igb_wait_reg(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE, QUEUE_ENABLE, 100);
-}
-
-/* The NIC uses len descriptors of the ring, from the first. Head write-back
- * stays on: without RS bits (the loop) nothing is written back. */
-static void tx_queue_length(struct igb_port *ip, uint16_t q, uint32_t len)
-{
-	wr(ip, QUEUE(TDLEN, q), len * 16u);
-	wr(ip, QUEUE(TDH, q), 0);
-	wr(ip, QUEUE(TDT, q), 0);
-}
-
 static int igb_tx_loop_start(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint32_t n, char *err)
 {
-	struct igb_port *ip = IGB(p);
-	struct adv_tx_ring *r = &ip->tx[q];
-	uint32_t len = adv_tx_loop_len(n, r->size);
-	if (r->head != r->tail || !len) {
-		lobo_err(err, "igb: %s: %s", p->info.name, r->head != r->tail
-			 ? "frames are still in flight on the queue: reclaim them before starting a loop"
-			 : "the frames do not fit the transmit ring: use fewer frames or a larger tx_ring");
-		return -EINVAL;
-	}
-	if (!tx_queue_stop(ip, q)) {
-		lobo_err(err, "igb: %s: transmit queue %u does not stop", p->info.name, q);
-		return -EIO;
-	}
-	tx_queue_length(ip, q, len);
-	int rc = adv_tx_loop_fill(r, f, n, len, &p->counters[q]);
-	if (rc) {
-		lobo_err(err, "igb: %s: a frame of the loop is empty, too long or outside lobo_mem", p->info.name);
-		tx_queue_length(ip, q, r->size);
-	}
-	if (!tx_queue_start(ip, q) && !rc) {
-		lobo_err(err, "igb: %s: transmit queue %u does not start again", p->info.name, q);
-		rc = -EIO;
-	}
-	if (!rc)
-		adv_tx_loop_kick(r, 0, &p->counters[q]);
-	return rc;
+	return intel_tx_loop_start(p, q, &IGB(p)->tx[q], reg(IGB(p), QUEUE(TDBAL, q)), f, n, err);
 }
 
 static uint32_t igb_tx_loop_kick(struct lobo_port *p, uint16_t q)
@@ -351,11 +270,7 @@ static uint32_t igb_tx_loop_kick(struct lobo_port *p, uint16_t q)
 
 static void igb_tx_loop_stop(struct lobo_port *p, uint16_t q)
 {
-	struct igb_port *ip = IGB(p);
-	tx_queue_stop(ip, q);
-	adv_tx_loop_end(&ip->tx[q], rd(ip, QUEUE(TDH, q)), &p->counters[q]);
-	tx_queue_length(ip, q, ip->tx[q].size);
-	tx_queue_start(ip, q);
+	intel_tx_loop_stop(p, q, &IGB(p)->tx[q], reg(IGB(p), QUEUE(TDBAL, q)));
 }
 
 /* ------------------------------------------ control: the shadow's operations */
@@ -367,7 +282,7 @@ static int igb_set_mac(struct lobo_port *p, const uint8_t mac[6], char *err)
 	struct igb_port *ip = IGB(p);
 	(void)err;
 	wr(ip, RAH0, 0);
-	wr(ip, RAL0, le32(mac));
+	intel_write_bytes(reg(ip, RAL0), mac, 4);
 	wr(ip, RAH0, (uint32_t)mac[4] | (uint32_t)mac[5] << 8 | RAH_AV);
 	memcpy(p->info.mac, mac, 6);
 	return 0;
@@ -514,7 +429,7 @@ static int igb_open(struct lobo_port **out, const char *bdf, const char *params,
 	struct igb_port *ip = igb_alloc(sizeof *ip, &info, mem, err);
 	if (!ip)
 		return -ENOMEM;
-	memcpy(ip->key, default_key, sizeof ip->key);
+	memcpy(ip->key, intel_default_key, sizeof ip->key);
 	for (uint32_t i = 0; i < RETA_SIZE; i++)
 		ip->reta[i] = (uint8_t)(i % info.queues);
 	ip->promisc = true;

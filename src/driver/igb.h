@@ -3,8 +3,8 @@
 #ifndef LOBO_IGB_H
 #define LOBO_IGB_H
 
-#include "adv_ring.h"
 #include "driver.h"
+#include "intel.h"
 
 /* Registers, 8.1.3. Per-queue ones are at 0xC000/0xE000 + 0x40 * queue. */
 enum {
@@ -75,8 +75,6 @@ static inline volatile uint32_t *reg(struct igb_port *ip, uint32_t at) { return 
 static inline uint32_t rd(struct igb_port *ip, uint32_t at) { return *reg(ip, at); }
 static inline void wr(struct igb_port *ip, uint32_t at, uint32_t v) { *reg(ip, at) = v; }
 
-/* Polls until (reg & mask) == want, for up to ms milliseconds. */
-bool igb_wait_reg(struct igb_port *ip, uint32_t at, uint32_t mask, uint32_t want, int ms);
 /* Hardware queue hwq takes ring q of the port (its descriptors at desc,
  * rx_ring or tx_ring of them), and is enabled; 4.5.9 and 4.5.10. */
 void igb_rx_queue_init(struct igb_port *ip, uint16_t q, uint16_t hwq, void *desc, const struct lobo_port_info *info);

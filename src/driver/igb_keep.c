@@ -48,7 +48,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define KEEP_MAGIC 0x6b656570u
@@ -110,8 +109,7 @@ static bool give_back(struct igb_port *ip, const struct keep_state *s)
 	uint32_t bal = rd(ip, QUEUE(RDBAL, 0)), q = s->txq;
 	bool ours = bal == (uint32_t)s->rx_dma, paused = bal == s->rdbal && !(rd(ip, RXDCTL) & QUEUE_ENABLE);
 	if (rd(ip, QUEUE(TDBAL, q)) == (uint32_t)s->tx_dma) {
-		wr(ip, QUEUE(TXDCTL, q), 0);
-		if (!igb_wait_reg(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE, 0, 100))
+		if (!intel_queue_stop(reg(ip, QUEUE(TXDCTL, q))))
 			return false;
 		static const uint32_t ring[] = {TDBAL, TDBAH, TDLEN, TDH, TDT, TDWBAL, TDWBAH};
 		for (size_t i = 0; i < sizeof ring / sizeof ring[0]; i++)
@@ -120,8 +118,7 @@ static bool give_back(struct igb_port *ip, const struct keep_state *s)
 	if (!ours && !paused)
 		return true;
 	if (ours) {
-		wr(ip, RXDCTL, 0);
-		if (!igb_wait_reg(ip, RXDCTL, QUEUE_ENABLE, 0, 100))
+		if (!intel_queue_stop(reg(ip, RXDCTL)))
 			return false;
 		wr(ip, RDBAL, s->rdbal);
 		wr(ip, RDBAH, s->rdbah);
@@ -207,7 +204,7 @@ static bool kernel_caught_up(struct igb_port *ip, int ms)
 	for (int i = 0; count && i < ms; i++) {
 		if ((rd(ip, RDH) + count - 1) % count == rd(ip, RDT))
 			return true;
-		nanosleep(&(struct timespec){0, 1000000}, NULL);
+		intel_sleep_ms(1);
 	}
 	return false;
 }
@@ -239,8 +236,8 @@ static int take_queues(struct keep_port *kp, const struct lobo_port_info *info, 
 	int rc = write_state(bdf, s, err);
 	if (rc)
 		return rc;
-	wr(ip, RXDCTL, s->rxdctl & ~QUEUE_ENABLE); /* 8.10.10: a queue's ring changes only while it is off */
-	if (!igb_wait_reg(ip, RXDCTL, QUEUE_ENABLE, 0, 100) || !kernel_caught_up(ip, 2000))
+	/* 8.10.10: a queue's ring changes only while it is off */
+	if (!intel_queue_stop(reg(ip, RXDCTL)) || !kernel_caught_up(ip, 2000))
 		return lobo_fail(err, -EBUSY, "igb: the kernel's igb does not finish with receive queue 0 of %s: try "
 				 "again; does %s receive a flood?", kp->ifname, kp->ifname);
 	s->rdh = rd(ip, RDH);
@@ -249,13 +246,11 @@ static int take_queues(struct keep_port *kp, const struct lobo_port_info *info, 
 	if (rc)
 		return rc;
 	wr(ip, IVAR0, s->ivar0 & ~IVAR_RX0_VALID);
-	for (uint32_t i = 0; i < RETA_SIZE / 4; i++)
-		wr(ip, RETA + 4 * i, 0);
+	intel_write_bytes(reg(ip, RETA), ip->reta, RETA_SIZE); /* all 0: igb_alloc zeroed the port */
 	igb_rx_queue_init(ip, 0, 0, rx, info);
 	ip->rx[0].strips_vlan = rd(ip, CTRL) & CTRL_VME; /* the kernel's choice (rxvlan); the service follows it */
 	igb_tx_queue_init(ip, 0, (uint16_t)s->txq, tx, wb, info);
-	if (!igb_wait_reg(ip, RXDCTL, QUEUE_ENABLE, QUEUE_ENABLE, 100) ||
-	    !igb_wait_reg(ip, QUEUE(TXDCTL, s->txq), QUEUE_ENABLE, QUEUE_ENABLE, 100))
+	if (!intel_queue_start(reg(ip, RXDCTL)) || !intel_queue_start(reg(ip, QUEUE(TXDCTL, s->txq))))
 		return lobo_fail(err, -EIO, "igb: %s does not enable lobo's queues: is it a working igb NIC?", bdf);
 	return 0;
 }
