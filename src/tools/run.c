@@ -136,9 +136,15 @@ void tool_loop_start(struct tool_loop *l, struct tool_session *s, const struct t
 static void service_ports(struct tool_loop *l)
 {
 	char err[LOBO_ERR_LEN];
-	for (uint16_t i = 0; i < l->s->nports; i++)
-		if (lobo_port_service(l->s->port[i], err) < 0 && l->run->warn)
+	for (uint16_t i = 0; i < l->s->nports; i++) {
+		int rc = lobo_port_service(l->s->port[i], err);
+		if (rc == -ESTALE && !l->fatal) { /* e.g. the kernel took its NIC back from igb's kernel=keep */
+			l->fatal = rc;
+			snprintf(l->fatal_err, sizeof l->fatal_err, "%s", err);
+		} else if (rc < 0 && l->run->warn) {
 			l->run->warn(err, l->run->ctx);
+		}
+	}
 }
 
 bool tool_loop_tick(struct tool_loop *l)
@@ -161,14 +167,17 @@ bool tool_loop_tick(struct tool_loop *l)
 		take_report(l, now, false);
 		l->next_report_ns += NS;
 	}
-	return !(l->run->stop && *l->run->stop) && now < l->end_ns;
+	return !(l->run->stop && *l->run->stop) && now < l->end_ns && !l->fatal;
 }
 
-void tool_loop_finish(struct tool_loop *l)
+int tool_loop_finish(struct tool_loop *l, char *err)
 {
 	if (l->s->stats_open)
 		lobo_stats_publish(&l->s->stats);
 	take_report(l, tool_now_ns(), true);
+	if (l->fatal && err)
+		snprintf(err, LOBO_ERR_LEN, "%s", l->fatal_err);
+	return l->fatal;
 }
 
 void tool_loop_work(struct tool_loop *l, uint32_t frames)
