@@ -28,6 +28,6 @@ struct lobo_pci_model {
 /* The row for vendor:device, or NULL when lobo has no driver for it. */
 const struct lobo_pci_model *lobo_pci_model(uint16_t vendor, uint16_t device);
 
-extern const struct lobo_port_ops lobo_virtio_ops, lobo_igb_ops, lobo_ixgbe_ops;
+extern const struct lobo_port_ops lobo_virtio_ops, lobo_igb_ops, lobo_igbvf_ops, lobo_ixgbe_ops;
 
 #endif

@@ -96,6 +96,8 @@ static void read_link(const char *bdf, const char *name, char *out, size_t len)
 
 void lobo_pci_driver(const char *bdf, char *name, size_t len) { read_link(bdf, "driver", name, len); }
 
+void lobo_pci_link(const char *bdf, const char *name, char *out, size_t len) { read_link(bdf, name, out, len); }
+
 int lobo_pci_iommu_group(const char *bdf)
 {
 	char group[16];

@@ -168,6 +168,35 @@ static void kernel_link(const char *dir, struct list_pci *p)
 		free(names);
 }
 
+/* SR-IOV: a virtual function names the physical function the kernel keeps
+ * (its driver and interface) and its own number there; a PF counts its VFs. */
+static void sriov_role(const char *dir, struct list_pci *p)
+{
+	char pf[PATH_MAX], pf_bdf[32], drv[32], link[32], target[32], vfs[16];
+	struct dirent **names;
+	read_driver(dir, "physfn", pf_bdf, sizeof pf_bdf);
+	if (!strcmp(pf_bdf, "-")) {
+		read_line(dir, "sriov_numvfs", vfs, sizeof vfs);
+		if (atoi(vfs) > 0)
+			snprintf(p->sriov, sizeof p->sriov, "PF of %d VF%s", atoi(vfs), atoi(vfs) > 1 ? "s" : "");
+		return;
+	}
+	int vf = 0;
+	for (snprintf(target, sizeof target, "-"); vf < 256 && strcmp(target, p->bdf); vf++) {
+		snprintf(link, sizeof link, "physfn/virtfn%d", vf);
+		read_driver(dir, link, target, sizeof target);
+	}
+	snprintf(pf, sizeof pf, "%.4000s/physfn/net", dir);
+	int n = scandir(pf, &names, visible, sort_names);
+	read_driver(dir, "physfn/driver", drv, sizeof drv);
+	snprintf(p->sriov, sizeof p->sriov, "VF %d of %.16s (%.16s %.16s)", vf - 1, pf_bdf, drv,
+		 n > 0 ? names[0]->d_name : "-");
+	for (int k = 0; k < n; k++)
+		free(names[k]);
+	if (n >= 0)
+		free(names);
+}
+
 static bool add_pci(const char *dir, const char *name, void *out, int i)
 {
 	struct list_pci *p = (struct list_pci *)out + i;
@@ -188,6 +217,8 @@ static bool add_pci(const char *dir, const char *name, void *out, int i)
 	kernel_link(dir, p);
 	lobo_link(p);
 	p->lobo_note = lobo_pci_driver_note(p->vendor, p->device);
+	p->sriov[0] = 0;
+	sriov_role(dir, p);
 	return true;
 }
 
