@@ -19,7 +19,7 @@ const char cli_usage[] =
 	"  reset pci:BDF                      reset a device and free what a killed lobo left it\n"
 	"common options: --count N  --duration S  --json  --help\n"
 	"fwd and blast: --batch N  frames per port call, 1..256 (default 32)\n"
-	"ports: null:[?size=N]  pcap:FILE  afpacket:IF  tap:NAME  xdp:IF  pci:BDF[?shadow=NAME]  dpdk:DEVARGS,\n"
+	"ports: null:[?size=N]  pcap:FILE  afpacket:IF  tap:NAME  xdp:IF  pci:BDF[?shadow=NAME|kernel=keep]  dpdk:DEVARGS,\n"
 	"       each taking ?queues=N&rx_ring=N&tx_ring=N\n";
 
 /* Each command, the options it takes (by short letter) and its help. */

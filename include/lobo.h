@@ -52,7 +52,8 @@ int lobo_mem_resolve_phys(struct lobo_mem *mem, char *err);
 /* DMA memory a killed lobo process left to the PCI device at bdf (DDDD:BB:DD.F)
  * stays allocated until the device is reset: by the next open of the device,
  * or by this call, which turns the device's bus mastering off, resets it where
- * the kernel offers a reset, and frees that memory (*released bytes). */
+ * the kernel offers a reset, and frees that memory (*released bytes). An igb
+ * a killed kernel=keep run left gets the kernel's queue back first. */
 int lobo_pci_reset(const char *bdf, size_t *released, char *err);
 /* Why the kernel still uses the device: its interfaces that are up with
  * addresses or routes, e.g. "eth0 (addresses, routes)"; "" when none is.
@@ -158,7 +159,8 @@ struct lobo_port;
  * "and") choosing the frames it gets instead of the default: unicast to its
  * address, broadcast and multicast ARP and ICMPv6 (these as copies). Queue 0
  * of such a port holds 32 more rx buffers than the NIC's ring (rx_ring counts
- * them): the kernel's frames are sent in them. */
+ * them): the kernel's frames are sent in them. An igb takes kernel=keep: its
+ * kernel driver keeps the NIC and lobo one queue pair (README). */
 int lobo_port_open(struct lobo_port **port, const char *uri, struct lobo_mem *mem, char *err);
 void lobo_port_close(struct lobo_port *port);
 /* The lobo driver for a PCI vendor:device ("virtio", ...), or NULL. */
@@ -180,7 +182,9 @@ void lobo_port_counters_sum(struct lobo_port *port, struct lobo_counters *sum);
  * NAME. Call it from the thread that polls queue 0 (it posts on queue 0) at
  * least every 100 ms, and whenever lobo_port_fd becomes readable. Returns 0,
  * or a negative errno with err when the NIC refused a change (NAME is set
- * back). Does nothing for ports without a shadow. No thread is involved. */
+ * back). Without a shadow it does the port's own housekeeping, if any: igb's
+ * kernel=keep returns -ESTALE with err once the kernel has reset the NIC and
+ * taken its queues back (close the port). No thread is involved. */
 int lobo_port_service(struct lobo_port *port, char *err);
 /* An fd (epoll) that becomes readable when lobo_port_service has work, or -1. */
 int lobo_port_fd(const struct lobo_port *port);

@@ -9,101 +9,15 @@
  * off, so CTRL.VME's tag stripping and the descriptors' VP bit never apply),
  * nothing is padded, nothing rewritten. What a program sends goes out as it
  * is, with the FCS appended (IFCS). The port is promiscuous: every unicast,
- * multicast and broadcast frame is received. Receive checksum checking is on
- * only to report (LOBO_F_*_CSUM_*); the RSS hash is reported on every frame. */
-#include "adv_ring.h"
-#include "driver.h"
+ * multicast and broadcast frame is received, until a shadow interface asks
+ * for its address and groups only (the control operations). Receive
+ * checksum checking is on only to report (LOBO_F_*_CSUM_*); the RSS hash is
+ * reported on every frame. */
+#include "igb.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-/* Registers, 8.1.3. Per-queue ones are at 0xC000/0xE000 + 0x40 * queue. */
-enum {
-	CTRL = 0x0000, STATUS = 0x0008, EECD = 0x0010, MDIC = 0x0020, IMC = 0x00d8,
-	RCTL = 0x0100, TCTL = 0x0400, EIMC = 0x1528,
-	RXCSUM = 0x5000, RLPML = 0x5004, MTA = 0x5200, RAL0 = 0x5400, RAH0 = 0x5404,
-	MRQC = 0x5818, RETA = 0x5c00, RSSRK = 0x5c80,
-	/* Statistics, 8.19: they clear when read. */
-	CRCERRS = 0x4000, ALGNERRC = 0x4004, RXERRC = 0x400c, MPC = 0x4010, GPRC = 0x4074, GPTC = 0x4080, GORCL = 0x4088, GOTCL = 0x4090,
-	RUC = 0x40a4, ROC = 0x40ac, STATS_END = 0x4100,
-	RDBAL = 0xc000, RDBAH = 0xc004, RDLEN = 0xc008, SRRCTL = 0xc00c, RDH = 0xc010, RDT = 0xc018,
-	RXDCTL = 0xc028, RQDPC = 0xc030,
-	TDBAL = 0xe000, TDBAH = 0xe004, TDLEN = 0xe008, TDH = 0xe010, TDT = 0xe018, TXDCTL = 0xe028,
-	TDWBAL = 0xe038, TDWBAH = 0xe03c,
-};
-#define QUEUE(reg, q) ((reg) + 0x40u * (q))
-
-#define CTRL_SLU (1u << 6)
-#define CTRL_FRCSPD (1u << 11)
-#define CTRL_FRCDPX (1u << 12)
-#define CTRL_RST (1u << 26)
-#define CTRL_VME (1u << 30)
-#define STATUS_LU (1u << 1)
-#define EECD_AUTO_RD (1u << 9)
-#define MDIC_WRITE (1u << 26)
-#define MDIC_READY (1u << 28)
-#define MDIC_ERROR (1u << 30)
-#define PHY_ADDR (1u << 21)
-#define PHY_BMCR_AUTONEG 0x1340u /* BMCR: autonegotiation on and restarted, 1000 full advertised */
-#define RCTL_EN (1u << 1)
-#define RCTL_UPE (1u << 3)
-#define RCTL_MPE (1u << 4)
-#define RCTL_LPE (1u << 5)
-#define RCTL_BAM (1u << 15)
-#define RCTL_SECRC (1u << 26)
-#define TCTL_EN (1u << 1)
-#define TCTL_PSP (1u << 3)
-#define TCTL_CT_COLD ((15u << 4) | (63u << 12)) /* collision threshold and full-duplex distance, 4.5.10 */
-#define RXCSUM_IPOFLD (1u << 8)
-#define RXCSUM_TUOFLD (1u << 9)
-#define RXCSUM_PCSD (1u << 13) /* the descriptor carries the RSS hash */
-#define MRQC_RSS 2u
-#define MRQC_HASH_FIELDS 0x00ff0000u /* IPv4, IPv6 (with extensions), TCP and UDP over both */
-#define SRRCTL_BSIZE_2K 2u
-#define SRRCTL_ADV_ONEBUF (1u << 25)
-#define SRRCTL_DROP_EN (1u << 31)
-#define QUEUE_ENABLE (1u << 25) /* RXDCTL, TXDCTL */
-#define RXDCTL_WTHRESH_1 (1u << 16) /* write each descriptor back at once: nothing waits in the NIC */
-
-#define BUF_SIZE 2048u
-#define MAX_FRAME 1522u /* 1500 bytes of payload, a header and two VLAN tags */
-#define RETA_SIZE 128u
-#define MAX_RING 4096u
-
-/* The Microsoft RSS specification's example key: known, so hashes can be checked. */
-static const uint8_t default_key[LOBO_RSS_KEY_LEN] = {
-	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
-	0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
-	0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
-
-struct igb_port {
-	struct lobo_pci_port base;
-	struct lobo_mem *mem, rings;
-	struct lobo_pci_bar bar;
-	struct adv_rx_ring rx[LOBO_MAX_QUEUES];
-	struct adv_tx_ring tx[LOBO_MAX_QUEUES];
-	struct adv_slot *slots;
-	uint8_t key[LOBO_RSS_KEY_LEN], reta[RETA_SIZE];
-};
-
-static volatile uint32_t *reg(struct igb_port *ip, uint32_t at) { return (volatile uint32_t *)(ip->bar.mmio + at); }
-static uint32_t rd(struct igb_port *ip, uint32_t at) { return *reg(ip, at); }
-static void wr(struct igb_port *ip, uint32_t at, uint32_t v) { *reg(ip, at) = v; }
-
-static void sleep_ms(long ms) { nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000}, NULL); }
-
-/* Polls until (reg & mask) == want, for up to ms milliseconds. */
-static bool wait_reg(struct igb_port *ip, uint32_t at, uint32_t mask, uint32_t want, int ms)
-{
-	for (int i = 0; i <= ms * 10; i++) {
-		if ((rd(ip, at) & mask) == want)
-			return true;
-		nanosleep(&(struct timespec){0, 100000}, NULL);
-	}
-	return false;
-}
 
 /* ------------------------------------------------------------ bring-up */
 
@@ -123,11 +37,11 @@ static int global_reset(struct igb_port *ip)
 {
 	mask_interrupts(ip);
 	wr(ip, CTRL, rd(ip, CTRL) | CTRL_RST);
-	sleep_ms(1);
-	if (!wait_reg(ip, CTRL, CTRL_RST, 0, 100))
+	intel_sleep_ms(1);
+	if (!intel_wait(reg(ip, CTRL), CTRL_RST, 0, 100))
 		return -ETIMEDOUT;
 	mask_interrupts(ip);
-	wait_reg(ip, EECD, EECD_AUTO_RD, EECD_AUTO_RD, 10);
+	intel_wait(reg(ip, EECD), EECD_AUTO_RD, EECD_AUTO_RD, 10);
 	return 0;
 }
 
@@ -139,7 +53,7 @@ static void link_setup(struct igb_port *ip)
 {
 	wr(ip, CTRL, (rd(ip, CTRL) | CTRL_SLU) & ~(CTRL_FRCSPD | CTRL_FRCDPX | CTRL_VME));
 	wr(ip, MDIC, PHY_BMCR_AUTONEG | PHY_ADDR | MDIC_WRITE); /* PHY register 0: control */
-	wait_reg(ip, MDIC, MDIC_READY, MDIC_READY, 10); /* fibre/SerDes parts have no copper PHY: fine */
+	intel_wait(reg(ip, MDIC), MDIC_READY, MDIC_READY, 10); /* fibre/SerDes parts have no copper PHY: fine */
 }
 
 /* 4.5.8: the statistics registers survive a reset: read them to clear them. */
@@ -149,19 +63,11 @@ static void clear_statistics(struct igb_port *ip)
 		rd(ip, at);
 }
 
-/* Four bytes as the NIC's registers hold them: the first in bits 7:0. */
-static uint32_t le32(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 /* Receive-side scaling (7.1.2): the key, then 128 one-byte table entries. */
 static void write_rss(struct igb_port *ip)
 {
-	for (uint32_t i = 0; i < LOBO_RSS_KEY_LEN / 4; i++)
-		wr(ip, RSSRK + 4 * i, le32(ip->key + 4 * i));
-	for (uint32_t i = 0; i < RETA_SIZE / 4; i++)
-		wr(ip, RETA + 4 * i, le32(ip->reta + 4 * i));
+	intel_write_bytes(reg(ip, RSSRK), ip->key, sizeof ip->key);
+	intel_write_bytes(reg(ip, RETA), ip->reta, RETA_SIZE);
 	wr(ip, MRQC, MRQC_RSS | MRQC_HASH_FIELDS);
 }
 
@@ -198,19 +104,22 @@ static void rx_init(struct igb_port *ip, const struct lobo_port_info *info, cons
 	for (uint32_t i = 0; i < 128; i++)
 		wr(ip, MTA + 4 * i, 0);
 	write_rss(ip);
-	for (uint16_t q = 0; q < info->queues; q++) {
-		uint64_t dma = lobo_mem_dma(&ip->rings, ip->rings.base + rx_at[q]);
-		wr(ip, QUEUE(RDBAL, q), (uint32_t)dma);
-		wr(ip, QUEUE(RDBAH, q), (uint32_t)(dma >> 32));
-		wr(ip, QUEUE(RDLEN, q), info->rx_ring * 16u);
-		wr(ip, QUEUE(SRRCTL, q), SRRCTL_BSIZE_2K | SRRCTL_ADV_ONEBUF | (info->queues > 1 ? SRRCTL_DROP_EN : 0));
-		wr(ip, QUEUE(RDH, q), 0);
-		wr(ip, QUEUE(RDT, q), 0);
-		wr(ip, QUEUE(RXDCTL, q), QUEUE_ENABLE | RXDCTL_WTHRESH_1);
-		adv_rx_init(&ip->rx[q], ip->rings.base + rx_at[q], reg(ip, QUEUE(RDT, q)),
-			    ip->slots + (size_t)q * (info->rx_ring + info->tx_ring), info->rx_ring, ip->mem, BUF_SIZE,
-			    ADV_RX_ERRORS_IGB);
-	}
+	for (uint16_t q = 0; q < info->queues; q++)
+		igb_rx_queue_init(ip, q, q, ip->rings.base + rx_at[q], info);
+}
+
+void igb_rx_queue_init(struct igb_port *ip, uint16_t q, uint16_t hwq, void *desc, const struct lobo_port_info *info)
+{
+	uint64_t dma = lobo_mem_dma(&ip->rings, desc);
+	wr(ip, QUEUE(RDBAL, hwq), (uint32_t)dma);
+	wr(ip, QUEUE(RDBAH, hwq), (uint32_t)(dma >> 32));
+	wr(ip, QUEUE(RDLEN, hwq), info->rx_ring * 16u);
+	wr(ip, QUEUE(SRRCTL, hwq), SRRCTL_BSIZE_2K | SRRCTL_ADV_ONEBUF | (info->queues > 1 ? SRRCTL_DROP_EN : 0));
+	wr(ip, QUEUE(RDH, hwq), 0);
+	wr(ip, QUEUE(RDT, hwq), 0);
+	wr(ip, QUEUE(RXDCTL, hwq), QUEUE_ENABLE | RXDCTL_WTHRESH_1);
+	adv_rx_init(&ip->rx[q], desc, reg(ip, QUEUE(RDT, hwq)), ip->slots + (size_t)q * (info->rx_ring + info->tx_ring),
+		    info->rx_ring, ip->mem, BUF_SIZE, ADV_RX_ERRORS_IGB);
 }
 
 /* 4.5.10: short frames padded, each queue's ring, and its head written back
@@ -219,21 +128,25 @@ static void rx_init(struct igb_port *ip, const struct lobo_port_info *info, cons
 static void tx_init(struct igb_port *ip, const struct lobo_port_info *info, const size_t *tx_at, size_t wb_at)
 {
 	wr(ip, TCTL, TCTL_PSP | TCTL_CT_COLD);
-	for (uint16_t q = 0; q < info->queues; q++) {
-		uint64_t dma = lobo_mem_dma(&ip->rings, ip->rings.base + tx_at[q]);
-		uint64_t wb = lobo_mem_dma(&ip->rings, (void *)head_wb(ip, wb_at, q));
-		wr(ip, QUEUE(TDBAL, q), (uint32_t)dma);
-		wr(ip, QUEUE(TDBAH, q), (uint32_t)(dma >> 32));
-		wr(ip, QUEUE(TDLEN, q), info->tx_ring * 16u);
-		wr(ip, QUEUE(TDH, q), 0);
-		wr(ip, QUEUE(TDT, q), 0);
-		wr(ip, QUEUE(TDWBAL, q), (uint32_t)wb | 1);
-		wr(ip, QUEUE(TDWBAH, q), (uint32_t)(wb >> 32));
-		wr(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE);
-		adv_tx_init(&ip->tx[q], ip->rings.base + tx_at[q], reg(ip, QUEUE(TDT, q)), head_wb(ip, wb_at, q),
-			    ip->slots + (size_t)q * (info->rx_ring + info->tx_ring) + info->rx_ring, info->tx_ring,
-			    ip->mem, MAX_FRAME);
-	}
+	for (uint16_t q = 0; q < info->queues; q++)
+		igb_tx_queue_init(ip, q, q, ip->rings.base + tx_at[q], head_wb(ip, wb_at, q), info);
+}
+
+void igb_tx_queue_init(struct igb_port *ip, uint16_t q, uint16_t hwq, void *desc, volatile uint32_t *head_wb,
+		       const struct lobo_port_info *info)
+{
+	uint64_t dma = lobo_mem_dma(&ip->rings, desc), wb = lobo_mem_dma(&ip->rings, (void *)head_wb);
+	wr(ip, QUEUE(TDBAL, hwq), (uint32_t)dma);
+	wr(ip, QUEUE(TDBAH, hwq), (uint32_t)(dma >> 32));
+	wr(ip, QUEUE(TDLEN, hwq), info->tx_ring * 16u);
+	wr(ip, QUEUE(TDH, hwq), 0);
+	wr(ip, QUEUE(TDT, hwq), 0);
+	wr(ip, QUEUE(TDWBAL, hwq), (uint32_t)wb | 1);
+	wr(ip, QUEUE(TDWBAH, hwq), (uint32_t)(wb >> 32));
+	wr(ip, QUEUE(TXDCTL, hwq), QUEUE_ENABLE);
+	adv_tx_init(&ip->tx[q], desc, reg(ip, QUEUE(TDT, hwq)), head_wb,
+		    ip->slots + (size_t)q * (info->rx_ring + info->tx_ring) + info->rx_ring, info->tx_ring, ip->mem,
+		    MAX_FRAME);
 }
 
 /* The receiver and transmitter on; a queue's enable bit reads 1 only once
@@ -243,8 +156,7 @@ static int enable(struct igb_port *ip, uint16_t queues)
 	wr(ip, RCTL, rd(ip, RCTL) | RCTL_EN);
 	wr(ip, TCTL, rd(ip, TCTL) | TCTL_EN);
 	for (uint16_t q = 0; q < queues; q++)
-		if (!wait_reg(ip, QUEUE(RXDCTL, q), QUEUE_ENABLE, QUEUE_ENABLE, 100) ||
-		    !wait_reg(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE, QUEUE_ENABLE, 100))
+		if (!intel_queue_start(reg(ip, QUEUE(RXDCTL, q))) || !intel_queue_start(reg(ip, QUEUE(TXDCTL, q))))
 			return -ETIMEDOUT;
 	return 0;
 }
@@ -273,7 +185,7 @@ static int init_device(struct igb_port *ip, struct lobo_port_info *info, char *e
 		lobo_err(err, "igb: %s does not enable its queues: is it a working igb NIC?", bdf);
 		return -EIO;
 	}
-	wait_reg(ip, STATUS, STATUS_LU, STATUS_LU, 3000); /* autonegotiation; a cable may be out: fine */
+	intel_wait(reg(ip, STATUS), STATUS_LU, STATUS_LU, 3000); /* autonegotiation; a cable may be out: fine */
 	return 0;
 }
 
@@ -286,7 +198,7 @@ static uint16_t igb_rx_post(struct lobo_port *p, uint16_t q, const struct lobo_f
 	return q < p->info.queues ? adv_rx_post(&IGB(p)->rx[q], f, n, &p->counters[q]) : 0;
 }
 
-static uint16_t igb_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
+uint16_t igb_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
 {
 	return q < p->info.queues ? adv_rx_poll(&IGB(p)->rx[q], f, max, &p->counters[q]) : 0;
 }
@@ -296,14 +208,14 @@ static uint16_t igb_tx_post(struct lobo_port *p, uint16_t q, const struct lobo_f
 	return q < p->info.queues ? adv_tx_post(&IGB(p)->tx[q], f, n, &p->counters[q]) : 0;
 }
 
-static uint16_t igb_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
+uint16_t igb_tx_reclaim(struct lobo_port *p, uint16_t q, struct lobo_frame *f, uint16_t max)
 {
 	return q < p->info.queues ? adv_tx_reclaim(&IGB(p)->tx[q], f, max, &p->counters[q]) : 0;
 }
 
 /* ------------------------------------------------- control, off the data path */
 
-static struct lobo_link igb_link(struct lobo_port *p)
+struct lobo_link igb_link(struct lobo_port *p)
 {
 	static const uint32_t speed[4] = {10, 100, 1000, 1000}; /* STATUS.SPEED, 8.2.2 */
 	uint32_t status = rd(IGB(p), STATUS);
@@ -311,18 +223,11 @@ static struct lobo_link igb_link(struct lobo_port *p)
 	return (struct lobo_link){up, up ? speed[(status >> 6) & 3] : 0};
 }
 
-static void igb_refresh_info(struct lobo_port *p)
+void igb_refresh_info(struct lobo_port *p)
 {
 	struct lobo_link l = igb_link(p);
 	p->info.link_up = l.up;
 	p->info.speed_mbps = l.speed_mbps;
-}
-
-/* 64-bit octet counters: the low half first, the high half's read clears both. */
-static uint64_t rd64(struct igb_port *ip, uint32_t at)
-{
-	uint64_t low = rd(ip, at);
-	return low | (uint64_t)rd(ip, at + 4) << 32;
 }
 
 static void igb_read_hw_counters(struct lobo_port *p)
@@ -330,9 +235,9 @@ static void igb_read_hw_counters(struct lobo_port *p)
 	struct igb_port *ip = IGB(p);
 	struct lobo_hw_counters *hw = &p->hw;
 	hw->rx_packets += rd(ip, GPRC);
-	hw->rx_bytes += rd64(ip, GORCL);
+	hw->rx_bytes += intel_rd64(reg(ip, GORCL));
 	hw->tx_packets += rd(ip, GPTC);
-	hw->tx_bytes += rd64(ip, GOTCL);
+	hw->tx_bytes += intel_rd64(reg(ip, GOTCL));
 	hw->rx_missed += rd(ip, MPC);
 	for (uint16_t q = 0; q < p->info.queues; q++)
 		hw->rx_no_buffer += rd(ip, QUEUE(RQDPC, q));
@@ -352,56 +257,9 @@ static int igb_set_rss(struct lobo_port *p, const uint8_t *key, const uint16_t *
 	return 0;
 }
 
-/* 4.5.10.1: a transmit queue's ring may change only while it is disabled. */
-static bool tx_queue_stop(struct igb_port *ip, uint16_t q)
-{
-	wr(ip, QUEUE(TXDCTL, q), 0);
-	return wait_reg(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE, 0, 100);
-}
-
-static bool tx_queue_start(struct igb_port *ip, uint16_t q)
-{
-	wr(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE);
-	return wait_reg(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE, QUEUE_ENABLE, 100);
-}
-
-/* The NIC uses len descriptors of the ring, from the first. Head write-back
- * stays on: without RS bits (the loop) nothing is written back. */
-static void tx_queue_length(struct igb_port *ip, uint16_t q, uint32_t len)
-{
-	wr(ip, QUEUE(TDLEN, q), len * 16u);
-	wr(ip, QUEUE(TDH, q), 0);
-	wr(ip, QUEUE(TDT, q), 0);
-}
-
 static int igb_tx_loop_start(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint32_t n, char *err)
 {
-	struct igb_port *ip = IGB(p);
-	struct adv_tx_ring *r = &ip->tx[q];
-	uint32_t len = adv_tx_loop_len(n, r->size);
-	if (r->head != r->tail || !len) {
-		lobo_err(err, "igb: %s: %s", p->info.name, r->head != r->tail
-			 ? "frames are still in flight on the queue: reclaim them before starting a loop"
-			 : "the frames do not fit the transmit ring: use fewer frames or a larger tx_ring");
-		return -EINVAL;
-	}
-	if (!tx_queue_stop(ip, q)) {
-		lobo_err(err, "igb: %s: transmit queue %u does not stop", p->info.name, q);
-		return -EIO;
-	}
-	tx_queue_length(ip, q, len);
-	int rc = adv_tx_loop_fill(r, f, n, len, &p->counters[q]);
-	if (rc) {
-		lobo_err(err, "igb: %s: a frame of the loop is empty, too long or outside lobo_mem", p->info.name);
-		tx_queue_length(ip, q, r->size);
-	}
-	if (!tx_queue_start(ip, q) && !rc) {
-		lobo_err(err, "igb: %s: transmit queue %u does not start again", p->info.name, q);
-		rc = -EIO;
-	}
-	if (!rc)
-		adv_tx_loop_kick(r, 0, &p->counters[q]);
-	return rc;
+	return intel_tx_loop_start(p, q, &IGB(p)->tx[q], reg(IGB(p), QUEUE(TDBAL, q)), f, n, err);
 }
 
 static uint32_t igb_tx_loop_kick(struct lobo_port *p, uint16_t q)
@@ -412,14 +270,98 @@ static uint32_t igb_tx_loop_kick(struct lobo_port *p, uint16_t q)
 
 static void igb_tx_loop_stop(struct lobo_port *p, uint16_t q)
 {
+	intel_tx_loop_stop(p, q, &IGB(p)->tx[q], reg(IGB(p), QUEUE(TDBAL, q)));
+}
+
+/* ------------------------------------------ control: the shadow's operations */
+
+/* 8.10.13-14: the first receive address, written invalid first so that the
+ * NIC never matches half of the old one and half of the new. */
+static int igb_set_mac(struct lobo_port *p, const uint8_t mac[6], char *err)
+{
 	struct igb_port *ip = IGB(p);
-	tx_queue_stop(ip, q);
-	adv_tx_loop_end(&ip->tx[q], rd(ip, QUEUE(TDH, q)), &p->counters[q]);
-	tx_queue_length(ip, q, ip->tx[q].size);
-	tx_queue_start(ip, q);
+	(void)err;
+	wr(ip, RAH0, 0);
+	intel_write_bytes(reg(ip, RAL0), mac, 4);
+	wr(ip, RAH0, (uint32_t)mac[4] | (uint32_t)mac[5] << 8 | RAH_AV);
+	memcpy(p->info.mac, mac, 6);
+	return 0;
+}
+
+/* RCTL.UPE accepts every unicast frame, MPE every multicast one (8.10.1). */
+static void write_filter(struct igb_port *ip)
+{
+	uint32_t rctl = rd(ip, RCTL) & ~(RCTL_UPE | RCTL_MPE);
+	rctl |= ip->promisc ? RCTL_UPE | RCTL_MPE : 0;
+	wr(ip, RCTL, rctl | (ip->allmulti ? RCTL_MPE : 0));
+}
+
+static int igb_set_promisc(struct lobo_port *p, bool on, char *err)
+{
+	(void)err;
+	IGB(p)->promisc = on;
+	write_filter(IGB(p));
+	return 0;
+}
+
+static int igb_set_allmulti(struct lobo_port *p, bool on, char *err)
+{
+	(void)err;
+	IGB(p)->allmulti = on;
+	write_filter(IGB(p));
+	return 0;
+}
+
+/* The multicast table array (8.10.15) with RCTL.MO = 00: bits 47:36 of the
+ * address pick one of its 4096 bits. */
+static int igb_set_mc_list(struct lobo_port *p, const uint8_t (*mc)[6], uint16_t n, char *err)
+{
+	uint32_t mta[128] = {0};
+	(void)err;
+	for (uint16_t i = 0; i < n; i++) {
+		uint32_t hash = (uint32_t)(mc[i][4] >> 4 | mc[i][5] << 4) & 0xfff;
+		mta[hash >> 5] |= 1u << (hash & 31);
+	}
+	for (uint32_t i = 0; i < 128; i++)
+		wr(IGB(p), MTA + 4 * i, mta[i]);
+	return 0;
+}
+
+/* Long frames (RCTL.LPE) up to RLPML bytes with FCS and a VLAN tag; each must
+ * fit one of lobo's 2 KiB buffers, the size SRRCTL gives the NIC. */
+static int igb_set_mtu(struct lobo_port *p, uint32_t mtu, char *err)
+{
+	struct igb_port *ip = IGB(p);
+	if (mtu + 18 > BUF_SIZE) {
+		lobo_err(err, "igb: receive buffers of %u bytes hold an MTU of %u at most", BUF_SIZE, BUF_SIZE - 18);
+		return -EINVAL;
+	}
+	wr(ip, RLPML, mtu + 22);
+	p->info.max_frame = mtu + 18;
+	for (uint16_t q = 0; q < p->info.queues; q++)
+		ip->tx[q].max_frame = mtu + 22; /* a tagged frame may be 4 bytes longer */
+	return 0;
+}
+
+/* Down: neither receiver nor transmitter runs (RCTL.EN, TCTL.EN); what is
+ * posted stays posted. */
+static int igb_set_enabled(struct lobo_port *p, bool on, char *err)
+{
+	struct igb_port *ip = IGB(p);
+	(void)err;
+	wr(ip, RCTL, on ? rd(ip, RCTL) | RCTL_EN : rd(ip, RCTL) & ~RCTL_EN);
+	wr(ip, TCTL, on ? rd(ip, TCTL) | TCTL_EN : rd(ip, TCTL) & ~TCTL_EN);
+	return 0;
 }
 
 /* ------------------------------------------------------------ open, close */
+
+void igb_free(struct igb_port *ip)
+{
+	lobo_mem_free(&ip->rings);
+	free(ip->slots);
+	free(ip);
+}
 
 static void igb_close(struct lobo_port *p)
 {
@@ -431,13 +373,11 @@ static void igb_close(struct lobo_port *p)
 		lobo_pci_bar_close(&ip->bar);
 	}
 	lobo_pci_close(&ip->base.pci);
-	lobo_mem_free(&ip->rings);
-	free(ip->slots);
-	free(ip);
+	igb_free(ip);
 }
 
-static int check_params(const char *bdf, const char *params, struct lobo_port_info *info, const char **model,
-			char *err)
+int igb_check_params(const char *bdf, const char *params, struct lobo_port_info *info,
+		     const struct lobo_pci_model **model, char *err)
 {
 	uint16_t vendor, device;
 	int rc = lobo_params_rings(params, info, 512, err);
@@ -445,8 +385,7 @@ static int check_params(const char *bdf, const char *params, struct lobo_port_in
 		rc = lobo_pci_id(bdf, &vendor, &device, err);
 	if (rc)
 		return rc;
-	const struct lobo_pci_model *m = lobo_pci_model(vendor, device);
-	*model = m->model;
+	const struct lobo_pci_model *m = *model = lobo_pci_model(vendor, device);
 	if (info->queues > m->max_queues || info->rx_ring > MAX_RING || info->tx_ring > MAX_RING) {
 		lobo_err(err, "igb: the %s drives up to %u queues of rings up to %u (got queues=%u rx_ring=%u tx_ring=%u)",
 			 m->model, m->max_queues, MAX_RING, info->queues, info->rx_ring, info->tx_ring);
@@ -455,28 +394,50 @@ static int check_params(const char *bdf, const char *params, struct lobo_port_in
 	return 0;
 }
 
-static int igb_open(struct lobo_port **out, const char *bdf, const char *params, struct lobo_mem *mem, char *err)
+struct igb_port *igb_alloc(size_t size, const struct lobo_port_info *info, struct lobo_mem *mem, char *err)
 {
-	struct lobo_port_info info = {.max_frame = MAX_FRAME, .rss_reta_size = RETA_SIZE};
-	const char *model;
-	int rc = check_params(bdf, params, &info, &model, err);
-	if (rc)
-		return rc;
-	struct igb_port *ip = calloc(1, sizeof *ip);
+	struct igb_port *ip = calloc(1, size);
 	if (ip)
-		ip->slots = calloc((size_t)info.queues * (info.rx_ring + info.tx_ring), sizeof *ip->slots);
+		ip->slots = calloc((size_t)info->queues * (info->rx_ring + info->tx_ring), sizeof *ip->slots);
 	if (!ip || !ip->slots) {
 		free(ip);
 		lobo_err(err, "igb: out of memory");
-		return -ENOMEM;
+		return NULL;
 	}
 	ip->mem = mem;
-	memcpy(ip->key, default_key, sizeof ip->key);
+	return ip;
+}
+
+/* The address the EEPROM (or the kernel, or set_mac) put in RAL0/RAH0. */
+void igb_read_mac(struct igb_port *ip, uint8_t mac[6])
+{
+	uint32_t ral = rd(ip, RAL0), rah = rd(ip, RAH0);
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)((i < 4 ? ral >> (8 * i) : rah >> (8 * (i - 4))) & 0xff);
+}
+
+static int igb_open(struct lobo_port **out, const char *bdf, const char *params, struct lobo_mem *mem, char *err)
+{
+	struct lobo_port_info info = {.max_frame = MAX_FRAME, .rss_reta_size = RETA_SIZE};
+	const struct lobo_pci_model *model;
+	char kernel[16];
+	if (lobo_param_str(params, "kernel", kernel, sizeof kernel, ""))
+		return igb_keep_open(out, bdf, params, mem, err);
+	int rc = igb_check_params(bdf, params, &info, &model, err);
+	if (rc)
+		return rc;
+	struct igb_port *ip = igb_alloc(sizeof *ip, &info, mem, err);
+	if (!ip)
+		return -ENOMEM;
+	memcpy(ip->key, intel_default_key, sizeof ip->key);
 	for (uint32_t i = 0; i < RETA_SIZE; i++)
 		ip->reta[i] = (uint8_t)(i % info.queues);
+	ip->promisc = true;
 	rc = lobo_pci_port_open(&ip->base, bdf, params, mem, err);
-	if (rc)
-		goto free_port;
+	if (rc) {
+		igb_free(ip);
+		return rc;
+	}
 	rc = lobo_pci_bar_open(&ip->base.pci, 0, &ip->bar, err);
 	if (!rc && !ip->bar.mmio) {
 		lobo_err(err, "igb: %s has no memory-mapped BAR0: is it an igb NIC?", bdf);
@@ -488,19 +449,12 @@ static int igb_open(struct lobo_port **out, const char *bdf, const char *params,
 		igb_close(&ip->base.port); /* resets the NIC, gives the device back */
 		return rc;
 	}
-	uint32_t ral = rd(ip, RAL0), rah = rd(ip, RAH0);
-	for (int i = 0; i < 6; i++)
-		info.mac[i] = (uint8_t)((i < 4 ? ral >> (8 * i) : rah >> (8 * (i - 4))) & 0xff);
-	snprintf(info.mode, sizeof info.mode, "%s, %s", model,
-		 !mem->phys ? "vfio" : "no-iommu (no isolation)");
+	igb_read_mac(ip, info.mac);
+	snprintf(info.mode, sizeof info.mode, "%s, %s", model->model, !mem->phys ? "vfio" : "no-iommu (no isolation)");
 	ip->base.port.info = info;
 	igb_refresh_info(&ip->base.port);
 	*out = &ip->base.port;
 	return 0;
-free_port:
-	free(ip->slots);
-	free(ip);
-	return rc;
 }
 
 const struct lobo_port_ops lobo_igb_ops = {
@@ -512,6 +466,12 @@ const struct lobo_port_ops lobo_igb_ops = {
 	.rx_poll = igb_rx_poll,
 	.tx_post = igb_tx_post,
 	.tx_reclaim = igb_tx_reclaim,
+	.set_mac = igb_set_mac,
+	.set_promisc = igb_set_promisc,
+	.set_allmulti = igb_set_allmulti,
+	.set_mc_list = igb_set_mc_list,
+	.set_mtu = igb_set_mtu,
+	.set_enabled = igb_set_enabled,
 	.read_hw_counters = igb_read_hw_counters,
 	.link = igb_link,
 	.set_rss = igb_set_rss,

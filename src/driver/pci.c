@@ -86,7 +86,7 @@ static int pci_open(struct lobo_port **out, const char *arg, const char *params,
 		    struct lobo_mem *mem, char *err)
 {
 	static const char *const known[] = {"queues", "rx_ring", "tx_ring", "vfio", "rebind", "force", "virtio",
-					    "shadow", "exception", "mac", "promisc", NULL};
+					    "shadow", "exception", "kernel", "mac", "promisc", NULL};
 	char bdf[16];
 	uint16_t vendor, device;
 	int rc = lobo_pci_parse_bdf(arg, bdf, err);
@@ -114,6 +114,8 @@ static int pci_open(struct lobo_port **out, const char *arg, const char *params,
 	rc = m->ops->open(out, bdf, params, mem, err);
 	if (rc)
 		return rc;
+	if ((*out)->ops) /* igb's kernel=keep: ops of its own, and the kernel's driver never left */
+		return 0;
 	(*out)->ops = m->ops;
 	/* Opened: the device stays unbound after close unless rebind=1 asks. */
 	((struct lobo_pci_port *)*out)->pci.restore = lobo_param_long(params, "rebind", 0) == 1;
@@ -130,6 +132,22 @@ const char *lobo_pci_driver_note(uint16_t vendor, uint16_t device)
 {
 	const struct lobo_pci_model *m = lobo_pci_model(vendor, device);
 	return m && m->ops == &lobo_ixgbe_ops ? "untested on hardware" : NULL; /* until someone runs it on one */
+}
+
+/* A kernel=keep run killed with kill -9 left the kernel's igb a queue to
+ * take back before the memory it points at may go. */
+int lobo_pci_reset(const char *arg, size_t *released, char *err)
+{
+	char bdf[16];
+	size_t kept = 0;
+	int rc = lobo_pci_parse_bdf(arg, bdf, err);
+	*released = 0;
+	if (!rc)
+		rc = igb_keep_recover(bdf, &kept, err);
+	if (!rc)
+		rc = lobo_pci_reset_device(bdf, released, err);
+	*released += kept;
+	return rc;
 }
 
 const struct lobo_port_ops lobo_pci_ops = {.scheme = "pci", .open = pci_open};

@@ -371,6 +371,14 @@ unlock:
 	return rc;
 }
 
+int lobo_pci_attach(struct lobo_pci *pci, const char *bdf, char *err)
+{
+	pci_init(pci, bdf);
+	if (geteuid())
+		return lobo_fail(err, -EPERM, "pci: driving %s needs root (sysfs and DMA memory): run lobo with sudo", bdf);
+	return lock_device(pci, err);
+}
+
 int lobo_pci_bus_master(struct lobo_pci *pci, bool on)
 {
 	uint16_t cmd;
@@ -409,7 +417,7 @@ static int reset_function(struct lobo_pci *pci, char *err)
 	return rc;
 }
 
-int lobo_pci_reset(const char *arg, size_t *released, char *err)
+int lobo_pci_reset_device(const char *arg, size_t *released, char *err)
 {
 	struct lobo_pci pci;
 	uint16_t vendor, device;

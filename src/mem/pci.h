@@ -57,6 +57,11 @@ int lobo_pci_iommu_group(const char *bdf);
  * vfio-pci when want->vfio, enables register access and turns bus mastering
  * off. On failure the device is as it was. */
 int lobo_pci_open(struct lobo_pci *pci, const char *bdf, const struct lobo_pci_want *want, char *err);
+/* Locks the device for a driver that works beside its kernel driver (igb's
+ * kernel=keep): nothing is unbound, no configuration space is touched. */
+int lobo_pci_attach(struct lobo_pci *pci, const char *bdf, char *err);
+/* lobo_pci_reset (lobo.h) once the driver layer has seen to what it left. */
+int lobo_pci_reset_device(const char *bdf, size_t *released, char *err);
 /* Call after the driver has reset the device: DMA off, VFIO closed, memory
  * held for the device released, and, while pci->restore, the kernel driver
  * and driver_override put back as lobo_pci_open found them. */

@@ -39,6 +39,8 @@ struct lobo_port_ops {
 	int (*set_mtu)(struct lobo_port *, uint32_t mtu, char *err);
 	/* Off: the NIC neither receives nor sends (administratively down). */
 	int (*set_enabled)(struct lobo_port *, bool on, char *err);
+	/* lobo_port_service for a port without a shadow (may be NULL). */
+	int (*service)(struct lobo_port *, char *err);
 	/* Hardware detail (lobo.h), each may be NULL. read_hw_counters adds the
 	 * NIC's clear-on-read registers to port->hw; link reads only the link. */
 	void (*read_hw_counters)(struct lobo_port *port);

@@ -538,7 +538,7 @@ static void follow_link(struct lobo_port *p)
 int lobo_port_service(struct lobo_port *p, char *err)
 {
 	if (!p->shadow)
-		return 0;
+		return p->ops->service ? p->ops->service(p, err) : 0;
 	int rc = read_netlink(p, err);
 	if (p->shadow->mc_stale && !rc && apply_mc(p, err))
 		rc = -EIO;

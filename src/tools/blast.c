@@ -243,7 +243,6 @@ int tool_blast(struct tool_session *s, const struct blast_opts *o, const struct 
 		software_loop(&loop, s, o, run, frames, nframes);
 	else
 		hardware_loop(&loop, s->port[0]);
-	tool_loop_finish(&loop);
 	free(frames);
-	return 0;
+	return tool_loop_finish(&loop, err);
 }

@@ -96,6 +96,6 @@ int tool_capture(struct tool_session *s, struct capture *c, const struct tool_ru
 		tool_err(err, "cannot write %s: disk full or file gone?", c->file);
 		rc = -EIO;
 	}
-	tool_loop_finish(&loop);
-	return rc;
+	int fatal = tool_loop_finish(&loop, rc ? NULL : err);
+	return rc ? rc : fatal;
 }

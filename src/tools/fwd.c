@@ -78,6 +78,5 @@ int tool_fwd(struct tool_session *s, const struct tool_run *run, char *err)
 			break;
 	}
 	drain(&s->pool, lane, nlanes, in_flight);
-	tool_loop_finish(&loop);
-	return 0;
+	return tool_loop_finish(&loop, err);
 }

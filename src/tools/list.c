@@ -142,6 +142,7 @@ static void lobo_link(struct list_pci *p)
 			uri_bdf(info->name, bdf, sizeof bdf);
 			if (!strcasecmp(bdf, p->bdf)) {
 				p->lobo_pid = copy->pid;
+				snprintf(p->lobo_mode, sizeof p->lobo_mode, "%s", info->mode);
 				link_text(p->link, info->link_up, info->speed_mbps);
 			}
 		}
@@ -213,6 +214,7 @@ static bool add_pci(const char *dir, const char *name, void *out, int i)
 	p->lobo_driver = lobo_pci_driver_name(p->vendor, p->device);
 	lobo_pci_kernel_use(name, p->kernel_use, sizeof p->kernel_use);
 	p->lobo_pid = 0;
+	p->lobo_mode[0] = 0;
 	snprintf(p->link, sizeof p->link, "-");
 	kernel_link(dir, p);
 	lobo_link(p);

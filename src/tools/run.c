@@ -86,8 +86,36 @@ static void take_report(struct tool_loop *l, uint64_t now, bool final)
 		l->run->report(r, l->run->ctx);
 }
 
+/* Hugepages only matter to a device doing DMA (kernel-backed ports copy or
+ * map pages themselves): a pci: port on 4 KiB pages works through VFIO, but
+ * every buffer costs the IOMMU and the TLB a separate entry. And a device
+ * without an IOMMU between it and memory can write anywhere. Said once the
+ * run has started, so that a bad input fails with its one line alone. */
+static void warn_pci(const struct tool_session *s, const struct tool_run *run)
+{
+	char line[LOBO_ERR_LEN];
+	bool small_pages_told = false;
+	for (uint16_t i = 0; i < s->nports && run->warn; i++) {
+		const struct lobo_port_info *info = lobo_port_info(s->port[i]);
+		if (strncmp(info->name, "pci:", 4))
+			continue;
+		if (!s->mem.huge && !small_pages_told) {
+			snprintf(line, sizeof line, "no hugepages, so %s runs on 4 KiB pages, slower "
+				 "(echo 64 > /proc/sys/vm/nr_hugepages)", info->name);
+			run->warn(line, run->ctx);
+			small_pages_told = true;
+		}
+		if (strstr(info->mode, "no-iommu") || strstr(info->mode, "iommu bypassed")) {
+			snprintf(line, sizeof line, "%s has no IOMMU between it and memory: it could write anywhere "
+				 "(no isolation)", info->name);
+			run->warn(line, run->ctx);
+		}
+	}
+}
+
 void tool_loop_start(struct tool_loop *l, struct tool_session *s, const struct tool_run *run)
 {
+	warn_pci(s, run);
 	memset(l, 0, sizeof *l);
 	l->s = s;
 	l->run = run;
@@ -108,9 +136,15 @@ void tool_loop_start(struct tool_loop *l, struct tool_session *s, const struct t
 static void service_ports(struct tool_loop *l)
 {
 	char err[LOBO_ERR_LEN];
-	for (uint16_t i = 0; i < l->s->nports; i++)
-		if (lobo_port_service(l->s->port[i], err) < 0 && l->run->warn)
+	for (uint16_t i = 0; i < l->s->nports; i++) {
+		int rc = lobo_port_service(l->s->port[i], err);
+		if (rc == -ESTALE && !l->fatal) { /* e.g. the kernel took its NIC back from igb's kernel=keep */
+			l->fatal = rc;
+			snprintf(l->fatal_err, sizeof l->fatal_err, "%s", err);
+		} else if (rc < 0 && l->run->warn) {
 			l->run->warn(err, l->run->ctx);
+		}
+	}
 }
 
 bool tool_loop_tick(struct tool_loop *l)
@@ -133,14 +167,17 @@ bool tool_loop_tick(struct tool_loop *l)
 		take_report(l, now, false);
 		l->next_report_ns += NS;
 	}
-	return !(l->run->stop && *l->run->stop) && now < l->end_ns;
+	return !(l->run->stop && *l->run->stop) && now < l->end_ns && !l->fatal;
 }
 
-void tool_loop_finish(struct tool_loop *l)
+int tool_loop_finish(struct tool_loop *l, char *err)
 {
 	if (l->s->stats_open)
 		lobo_stats_publish(&l->s->stats);
 	take_report(l, tool_now_ns(), true);
+	if (l->fatal && err)
+		snprintf(err, LOBO_ERR_LEN, "%s", l->fatal_err);
+	return l->fatal;
 }
 
 void tool_loop_work(struct tool_loop *l, uint32_t frames)

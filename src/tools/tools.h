@@ -62,6 +62,8 @@ struct tool_loop {
 	uint64_t start_ns, end_ns, next_publish_ns, next_report_ns, last_report_ns, next_service_ns, start_cpu_ns;
 	uint32_t idle_rounds, rounds;
 	struct tool_report report;
+	int fatal;                   /* a port can no longer be used (-ESTALE): the loop ends with it */
+	char fatal_err[LOBO_ERR_LEN];
 };
 
 uint64_t tool_now_ns(void);
@@ -71,7 +73,8 @@ static inline uint16_t tool_batch(const struct tool_run *run)
 }
 void tool_loop_start(struct tool_loop *l, struct tool_session *s, const struct tool_run *run);
 bool tool_loop_tick(struct tool_loop *l); /* false once stopped or the duration is over */
-void tool_loop_finish(struct tool_loop *l);
+/* Publishes and reports a last time; returns the port's fatal error, if one ended the loop. */
+int tool_loop_finish(struct tool_loop *l, char *err);
 /* Tells the loop how many frames a round moved; long idle stretches sleep a
  * little, so a waiting tool leaves the CPU to the processes it waits for. */
 void tool_loop_work(struct tool_loop *l, uint32_t frames);
@@ -115,6 +118,7 @@ struct list_pci {
 	const char *lobo_driver; /* NULL: lobo has no driver for it */
 	char kernel_use[96];     /* "eth0 (addresses, routes)": lobo takes it only with ?force=1 */
 	int lobo_pid;            /* the lobo process driving it, or 0 */
+	char lobo_mode[32];      /* its port's mode, e.g. "keep eth0 rx0 tx1 no-iommu" (kernel=keep) */
 	char link[24];           /* "down", "1G", "100M", "up" (speed unknown), or "-" (no one drives it) */
 	const char *lobo_note;   /* e.g. "untested on hardware", or NULL */
 	char sriov[80];          /* "VF 0 of 0000:01:00.0 (igb eth0)", "PF of 2 VFs", or "" */
