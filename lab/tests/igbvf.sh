@@ -19,7 +19,7 @@ uri=pci:$VF VF_MAC=52:54:00:00:00:11
 fails_with "the PF has no MAC for the VF: give it one (ip link set $PF vf 0 mac" $IO info "$uri"
 ip link set "$PF" vf 0 mac $VF_MAC
 $IO info "$uri" > $T/info.out 2>&1
-grep -q "mode=82576 VF 0, PF $PF, vfio mac=$VF_MAC link=up speed=1000 " $T/info.out || fail "$uri: $(head -1 $T/info.out)"
+grep -q "mode=VF 0 of $PF, vfio mac=$VF_MAC link=up speed=1000 " $T/info.out || fail "$uri: $(head -1 $T/info.out)"
 [ "$(lab_driver "$VF")" = vfio-pci ] && [ "$(lab_driver "$NIC0")" = igb ] ||
     fail "VF on $(lab_driver "$VF"), PF on $(lab_driver "$NIC0"): expected vfio-pci and igb"
 lab_log "$(head -1 $T/info.out)"
@@ -39,7 +39,7 @@ for _ in $(seq 300); do [ -e /run/lobo/$holder ] && break; kill -0 $holder 2>/de
 sleep 0.5   # a first publish with the link
 "$LOBO" list --json > $T/list.json || fail "lobo list: $(tail -1 $T/list.json)"
 "$LOBO" list | grep -E "^($VF|$NIC0) "
-grep -q "\"bdf\":\"$VF\",\"id\":\"8086:10ca\",\"driver\":\"vfio-pci\",\"lobo\":\"igbvf\",\"link\":\"1G\",\"lobo_pid\":$holder,.*\"sriov\":\"VF 0 of $NIC0 (igb $PF)\"" $T/list.json ||
+grep -q "\"bdf\":\"$VF\",\"id\":\"8086:10ca\",\"driver\":\"vfio-pci\",\"lobo\":\"igbvf\",\"link\":\"1G\",\"lobo_pid\":$holder,\"mode\":\"VF 0 of $PF, vfio\",.*\"sriov\":\"VF 0 of $NIC0 (igb $PF)\"" $T/list.json ||
     fail "lobo list, the VF: $(grep "$VF" $T/list.json)"
 grep -q "\"bdf\":\"$NIC0\",\"id\":\"8086:10c9\",\"driver\":\"igb\",.*\"kernel_use\":\"$PF (addresses, routes)\",\"sriov\":\"PF of 1 VF\"" $T/list.json ||
     fail "lobo list, the PF: $(grep "$NIC0" $T/list.json)"
@@ -63,20 +63,16 @@ $F cmp $T/want.pcap $T/got.pcap > $T/cmp.out 2>&1 || fail "after the MAC change:
 lab_log "MAC $VF_MAC taken at the reset: the $want untagged of 50 frames to it arrived, none of 50 to $OLD_MAC"
 
 # What the PF refuses, in one line: a MAC of the VF's own while the
-# operator's stands (allowed once trusted), promiscuous mode (trusted or not).
+# operator's stands (allowed once trusted).
 fails_with "the PF refuses to give the VF another MAC: it set the VF's MAC itself (ip link set $PF vf 0 trust on" \
     $IO info "$uri?mac=52:54:00:00:00:33"
-fails_with "the PF refuses to make the VF promiscuous: Linux's igb grants a VF multicast promiscuous mode only" \
-    $IO info "$uri?promisc=1"
 ip link set "$PF" vf 0 trust on
 $IO info "$uri?mac=52:54:00:00:00:33" | grep -q "mac=52:54:00:00:00:33 " || fail "trusted, the VF could not choose its MAC"
-fails_with "the PF refuses to make the VF promiscuous: Linux's igb grants a VF multicast promiscuous mode only" \
-    $IO info "$uri?promisc=1"
 ip link set "$PF" vf 0 trust off
 ip link set "$PF" vf 0 mac $VF_MAC
 fails_with "mac= takes a MAC address" $IO info "$uri?mac=52:54:00"
 fails_with "a VF has one queue" $IO info "$uri?queues=2"
-fails_with "mac= and promisc= are for virtual functions (igbvf)" $IO info "pci:$NIC0?promisc=1"
+fails_with "mac= is for virtual functions (igbvf)" $IO info "pci:$NIC0?mac=02:00:00:00:00:01"
 
 # A shadow interface: a multicast join on it reaches the PF through the
 # mailbox; promiscuous mode, refused, is set back with a warning.

@@ -5,9 +5,11 @@
  * mailbox to the PF, its queues), and for everything the PF decides (which
  * frames reach the VF, its MAC, whether it may send) a request in the
  * mailbox, as Linux's igb answers them (igb_main.c, igb_rcv_msg_from_vf;
- * messages in e1000_mbx.h). Register offsets are the VF's, as the 82576
- * datasheet's VF register section and Linux's igbvf (regs.h) name them. One
- * queue pair, on adv_ring.c's rings; transmit reclaims by DD.
+ * messages in e1000_mbx.h). The 82576 datasheet's 7.8 (Virtualization)
+ * describes the VF's reset and the PF/VF mailbox; register offsets are the
+ * VF's, as the datasheet's virtual-function register list in chapter 8 and
+ * Linux's igbvf (regs.h) name them. One queue pair, on adv_ring.c's rings
+ * and intel.c's ring registers; transmit reclaims by DD.
  *
  * What the VF receives is what the PF lets through: frames to its MAC,
  * broadcast, multicast groups it joined (a hash table it shares with the
@@ -15,14 +17,14 @@
  * VLANs the PF lets it join, which lobo does not ask for. Nothing is
  * stripped or rewritten. Linux's igb grants a VF no unicast promiscuous
  * mode, trusted or not. */
-#include "adv_ring.h"
 #include "driver.h"
+#include "intel.h"
 
 #include <errno.h>
 #include <glob.h>
+#include <netinet/ether.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* The VF's registers. Its queue 0's sit where the PF's queues 0-3 alias,
  * receive at RX and transmit at TX in the same layout. */
@@ -30,16 +32,15 @@ enum {
 	CTRL = 0x0000, STATUS = 0x0008, VMBMEM = 0x0800, V2PMAILBOX = 0x0c40,
 	VFGPRC = 0x0f10, VFGPTC = 0x0f14, VFGORC = 0x0f18, VFGOTC = 0x0f34,
 	RX = 0x2800, TX = 0x3800,
-	DBAL = 0x00, DBAH = 0x04, DLEN = 0x08, SRRCTL = 0x0c, DH = 0x10, DT = 0x18, DCTL = 0x28, RQDPC = 0x30,
+	SRRCTL = 0x0c, DT = 0x18, DCTL = 0x28, RQDPC = 0x30, /* from a queue's first register */
 };
 #define CTRL_RST (1u << 26)
 #define STATUS_LU (1u << 1)
 #define SRRCTL_BSIZE_2K 2u
 #define SRRCTL_ADV_ONEBUF (1u << 25)
 #define SRRCTL_DROP_EN (1u << 31)
-#define QUEUE_ENABLE (1u << 25)
 
-/* V2PMAILBOX. PFSTS, PFACK and RSTD clear when read. */
+/* V2PMAILBOX (82576 7.8, the mailbox). PFSTS, PFACK and RSTD clear when read. */
 #define MBX_REQ (1u << 0)   /* VF: a message for the PF is in VMBMEM */
 #define MBX_ACK (1u << 1)   /* VF: the PF's message was read */
 #define MBX_VFU (1u << 2)   /* VMBMEM is the VF's (while it reads back set) */
@@ -81,13 +82,14 @@ struct igbvf_port {
 	uint8_t mac[6];
 	int vf;               /* the VF's number at its PF */
 	char pf[16], pf_if[16]; /* the PF's address and interface, for messages */
+	char who[64];         /* "BDF (VF n of eth0, PF_BDF)", for messages */
 };
 
 #define VF(p) ((struct igbvf_port *)(p))
 
-static uint32_t rd(struct igbvf_port *vp, uint32_t at) { return *(volatile uint32_t *)(vp->bar.mmio + at); }
-static void wr(struct igbvf_port *vp, uint32_t at, uint32_t v) { *(volatile uint32_t *)(vp->bar.mmio + at) = v; }
-static void sleep_us(long us) { nanosleep(&(struct timespec){us / 1000000, us % 1000000 * 1000}, NULL); }
+static volatile uint32_t *reg(struct igbvf_port *vp, uint32_t at) { return (volatile uint32_t *)(vp->bar.mmio + at); }
+static uint32_t rd(struct igbvf_port *vp, uint32_t at) { return *reg(vp, at); }
+static void wr(struct igbvf_port *vp, uint32_t at, uint32_t v) { *reg(vp, at) = v; }
 
 /* ------------------------------------------------------------ mailbox */
 
@@ -101,7 +103,7 @@ static uint32_t mbx_read(struct igbvf_port *vp)
 /* True once bit was seen (and consumed) within ms milliseconds. */
 static bool mbx_wait(struct igbvf_port *vp, uint32_t bit, int ms)
 {
-	for (int i = 0; i <= ms * 10; i++, sleep_us(100))
+	for (int i = 0; i <= ms; i++, intel_sleep_ms(1))
 		if (mbx_read(vp) & bit) {
 			vp->mbx &= ~bit;
 			return true;
@@ -112,7 +114,7 @@ static bool mbx_wait(struct igbvf_port *vp, uint32_t bit, int ms)
 /* VMBMEM is the VF's when VFU reads back set: the PF may hold it a moment. */
 static bool mbx_lock(struct igbvf_port *vp)
 {
-	for (int i = 0; i < 1000; i++, sleep_us(100)) {
+	for (int i = 0; i < 100; i++, intel_sleep_ms(1)) {
 		wr(vp, V2PMAILBOX, MBX_VFU);
 		if (mbx_read(vp) & MBX_VFU)
 			return true;
@@ -154,14 +156,12 @@ static int mbx_request(struct igbvf_port *vp, uint32_t *msg, int n, int answer)
 /* The line for a request that failed; refused: why the PF said no, and the fix. */
 static int mbx_fail(struct igbvf_port *vp, int rc, const char *asked, const char *refused, char *err)
 {
-	char who[80];
-	snprintf(who, sizeof who, "%s (VF %d of %s, %s)", vp->base.pci.bdf, vp->vf, vp->pf_if, vp->pf);
 	if (rc == -ETIMEDOUT)
 		return lobo_fail(err, rc, "igbvf: %s: the PF does not answer the mailbox: bring %s up, or load igb on %s",
-				 who, vp->pf_if, vp->pf);
+				 vp->who, vp->pf_if, vp->pf);
 	if (rc == -ECONNRESET)
-		return lobo_fail(err, rc, "igbvf: %s: the PF reset while asked to %s: open the port again", who, asked);
-	return lobo_fail(err, rc, "igbvf: %s: the PF refuses to %s: %s", who, asked, refused);
+		return lobo_fail(err, rc, "igbvf: %s: the PF reset while asked to %s: open the port again", vp->who, asked);
+	return lobo_fail(err, rc, "igbvf: %s: the PF refuses to %s: %s", vp->who, asked, refused);
 }
 
 static int igbvf_set_mac(struct lobo_port *p, const uint8_t mac[6], char *err)
@@ -228,21 +228,16 @@ static void watch_pf(struct igbvf_port *vp)
 /* The VF's number at its PF, and the PF's address and interface. */
 static void find_pf(struct igbvf_port *vp, const char *bdf)
 {
-	char path[96], name[16], at[16];
+	char path[96];
 	glob_t g = {0};
-	vp->vf = -1;
-	lobo_pci_link(bdf, "physfn", vp->pf, sizeof vp->pf);
-	for (int i = 0; i < 64 && vp->vf < 0 && *vp->pf; i++) {
-		snprintf(name, sizeof name, "virtfn%d", i);
-		lobo_pci_link(vp->pf, name, at, sizeof at);
-		vp->vf = strcmp(at, bdf) ? -1 : i;
-	}
+	vp->vf = lobo_pci_vf_of(bdf, vp->pf);
 	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/net/*", vp->pf);
 	bool named = *vp->pf && !glob(path, 0, NULL, &g) && g.gl_pathc;
 	snprintf(vp->pf_if, sizeof vp->pf_if, "%s", named ? strrchr(g.gl_pathv[0], '/') + 1 : "its interface");
 	globfree(&g);
 	if (!*vp->pf)
 		snprintf(vp->pf, sizeof vp->pf, "(none)");
+	snprintf(vp->who, sizeof vp->who, "%s (VF %d of %s, %s)", bdf, vp->vf, vp->pf_if, vp->pf);
 }
 
 /* VF reset (CTRL.RST): the VF's queues stop and the PF hears of it (VFLRE):
@@ -252,75 +247,53 @@ static int vf_reset(struct igbvf_port *vp, char *err)
 {
 	wr(vp, CTRL, CTRL_RST);
 	for (int i = 0; i < 100 && (mbx_read(vp) & MBX_RSTI); i++)
-		sleep_us(10000);
-	sleep_us(10000);
+		intel_sleep_ms(10);
+	intel_sleep_ms(10);
 	if (mbx_read(vp) & MBX_RSTI)
-		return lobo_fail(err, -ENETDOWN, "igbvf: %s (VF %d of %s, %s): the PF is down or resetting (the mailbox "
-				 "says RSTI): ip link set %s up", vp->base.pci.bdf, vp->vf, vp->pf_if, vp->pf, vp->pf_if);
+		return lobo_fail(err, -ENETDOWN, "igbvf: %s: the PF is down or resetting (the mailbox says RSTI): ip link "
+				 "set %s up", vp->who, vp->pf_if);
 	vp->mbx = 0; /* an RSTD from before the open is no news */
 	return 0;
 }
 
 /* The reset message: the PF answers with the VF's MAC, the one `ip link set
  * PF vf N mac` gave it, or NACK when it has none. Then the MAC mac= asks
- * for, long frames, and promiscuous mode if promisc=1 asks. */
-static int mbx_setup(struct igbvf_port *vp, const char *params, char *err)
+ * for (the PF grants it only to a trusted VF), and long frames. */
+static int mbx_setup(struct igbvf_port *vp, char *err)
 {
 	uint32_t msg[3] = {VF_RESET}, lpe[2] = {VF_SET_LPE, MAX_FRAME + 4};
 	int rc = mbx_request(vp, msg, 1, 3);
 	if (rc == -EPERM && !vp->want_mac)
-		return lobo_fail(err, rc, "igbvf: %s (VF %d of %s, %s): the PF has no MAC for the VF: give it one (ip "
-				 "link set %s vf %d mac 02:...) or add ?mac=", vp->base.pci.bdf, vp->vf, vp->pf_if, vp->pf,
-				 vp->pf_if, vp->vf);
+		return lobo_fail(err, rc, "igbvf: %s: the PF has no MAC for the VF: give it one (ip link set %s vf %d mac "
+				 "02:...) or add ?mac=", vp->who, vp->pf_if, vp->vf);
 	if (rc && rc != -EPERM)
 		return mbx_fail(vp, rc, "reset the VF", "", err);
 	memcpy(vp->base.port.info.mac, &msg[1], 6);
 	rc = vp->want_mac ? igbvf_set_mac(&vp->base.port, vp->mac, err) : 0;
 	if (!rc && (rc = mbx_request(vp, lpe, 2, 1)))
 		rc = mbx_fail(vp, rc, "take frames of 1522 bytes", "see its kernel log", err);
-	if (!rc && lobo_param_long(params, "promisc", 0))
-		rc = set_promisc(vp, PROMISC_UNICAST | PROMISC_MULTICAST, err);
 	return rc;
 }
 
-/* A ring's registers (82576 datasheet 4.5.9, 4.5.10): base, length, empty. */
-static void ring_regs(struct igbvf_port *vp, uint32_t unit, size_t at, uint32_t len)
+/* Queue 0, as the PF's queues are set up (82576 4.5.9, 4.5.10): 2 KiB
+ * buffers in advanced one-buffer descriptors, and a full ring drops
+ * (SRRCTL.DROP_EN, as Linux's igbvf) rather than holding up the PF's traffic;
+ * transmit without head write-back: the ring reads each batch's DD bit. The
+ * PF owns RCTL and TCTL: they are on while it is up, and the queues' enable
+ * bits read 1 only then. */
+static bool queues_init(struct igbvf_port *vp, const struct lobo_port_info *info, size_t tx_at)
 {
-	uint64_t dma = lobo_mem_dma(&vp->rings, vp->rings.base + at);
-	wr(vp, unit + DBAL, (uint32_t)dma);
-	wr(vp, unit + DBAH, (uint32_t)(dma >> 32));
-	wr(vp, unit + DLEN, len * 16u);
-	wr(vp, unit + DH, 0);
-	wr(vp, unit + DT, 0);
-}
-
-/* Queue 0, as the PF's queues are set up: 2 KiB buffers in advanced
- * one-buffer descriptors, and a full ring drops (SRRCTL.DROP_EN, as Linux's
- * igbvf) rather than holding up the PF's traffic; transmit without head
- * write-back: the ring reads each batch's DD bit. The PF owns RCTL and
- * TCTL: they are on while it is up. */
-static void queues_init(struct igbvf_port *vp, const struct lobo_port_info *info, size_t tx_at)
-{
-	ring_regs(vp, RX, 0, info->rx_ring);
+	intel_ring_init(reg(vp, RX), lobo_mem_dma(&vp->rings, vp->rings.base), info->rx_ring);
 	wr(vp, RX + SRRCTL, SRRCTL_BSIZE_2K | SRRCTL_ADV_ONEBUF | SRRCTL_DROP_EN);
-	wr(vp, RX + DCTL, QUEUE_ENABLE);
-	adv_rx_init(&vp->rx, vp->rings.base, (volatile uint32_t *)(vp->bar.mmio + RX + DT), vp->slots, info->rx_ring,
-		    vp->mem, BUF_SIZE, ADV_RX_ERRORS_IGB);
-	ring_regs(vp, TX, tx_at, info->tx_ring);
-	wr(vp, TX + DCTL, QUEUE_ENABLE);
-	adv_tx_init(&vp->tx, vp->rings.base + tx_at, (volatile uint32_t *)(vp->bar.mmio + TX + DT), NULL,
-		    vp->slots + info->rx_ring, info->tx_ring, vp->mem, MAX_FRAME);
+	adv_rx_init(&vp->rx, vp->rings.base, reg(vp, RX + DT), vp->slots, info->rx_ring, vp->mem, BUF_SIZE,
+		    ADV_RX_ERRORS_IGB);
+	intel_ring_init(reg(vp, TX), lobo_mem_dma(&vp->rings, vp->rings.base + tx_at), info->tx_ring);
+	adv_tx_init(&vp->tx, vp->rings.base + tx_at, reg(vp, TX + DT), NULL, vp->slots + info->rx_ring, info->tx_ring,
+		    vp->mem, MAX_FRAME);
+	return intel_queue_start(reg(vp, RX + DCTL)) && intel_queue_start(reg(vp, TX + DCTL));
 }
 
-static bool queues_enabled(struct igbvf_port *vp)
-{
-	for (int i = 0; i < 1000; i++, sleep_us(100))
-		if ((rd(vp, RX + DCTL) & QUEUE_ENABLE) && (rd(vp, TX + DCTL) & QUEUE_ENABLE))
-			return true;
-	return false;
-}
-
-static int init_device(struct igbvf_port *vp, const char *params, struct lobo_port_info *info, char *err)
+static int init_device(struct igbvf_port *vp, struct lobo_port_info *info, char *err)
 {
 	size_t rx = info->rx_ring * 16u, tx = info->tx_ring * 16u, tx_at = (rx + tx - 1) / tx * tx;
 	int rc = lobo_mem_alloc(&vp->rings, tx_at + tx, err);
@@ -333,11 +306,10 @@ static int init_device(struct igbvf_port *vp, const char *params, struct lobo_po
 	if (!rc && lobo_pci_bus_master(&vp->base.pci, true))
 		rc = lobo_fail(err, -EIO, "igbvf: cannot turn bus mastering on for %s", vp->base.pci.bdf);
 	if (!rc)
-		rc = mbx_setup(vp, params, err);
+		rc = mbx_setup(vp, err);
 	if (rc)
 		return rc;
-	queues_init(vp, info, tx_at);
-	if (!queues_enabled(vp))
+	if (!queues_init(vp, info, tx_at))
 		return lobo_fail(err, -EIO, "igbvf: %s does not enable its queues: is its PF %s up?", vp->base.pci.bdf,
 				 vp->pf_if);
 	return 0;
@@ -417,7 +389,7 @@ static void igbvf_close(struct lobo_port *p)
 		wr(vp, RX + DCTL, 0);
 		wr(vp, TX + DCTL, 0);
 		wr(vp, CTRL, CTRL_RST); /* the VF forgets our rings, the PF its filters */
-		sleep_us(10000);
+		intel_sleep_ms(10);
 		lobo_pci_bar_close(&vp->bar);
 	}
 	lobo_pci_close(&vp->base.pci);
@@ -439,13 +411,12 @@ static int check_params(struct igbvf_port *vp, const char *bdf, const char *para
 		return lobo_fail(err, -EINVAL, "igbvf: a VF has one queue of rings up to %u (got queues=%u rx_ring=%u "
 				 "tx_ring=%u)", MAX_RING, info->queues, info->rx_ring, info->tx_ring);
 	vp->want_mac = lobo_param_str(params, "mac", mac, sizeof mac, NULL);
-	if (vp->want_mac && sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx%c", &vp->mac[0], &vp->mac[1], &vp->mac[2],
-				   &vp->mac[3], &vp->mac[4], &vp->mac[5], mac) != 6)
+	if (vp->want_mac && !ether_aton_r(mac, (struct ether_addr *)vp->mac))
 		return lobo_fail(err, -EINVAL, "igbvf: mac= takes a MAC address, e.g. mac=02:00:00:00:00:01");
 	if (lobo_pci_iommu_group(bdf) < 0 && lobo_param_long(params, "vfio", 1))
 		return lobo_fail(err, -ENODEV, "igbvf: VF %s has no IOMMU group, and a VF is driven through VFIO: "
 				 "boot with intel_iommu=on (or amd_iommu=on), or add ?vfio=0 to run without isolation", bdf);
-	return lobo_pci_id(bdf, &(uint16_t){0}, &(uint16_t){0}, err);
+	return 0;
 }
 
 static int igbvf_open(struct lobo_port **out, const char *bdf, const char *params, struct lobo_mem *mem, char *err)
@@ -469,16 +440,13 @@ static int igbvf_open(struct lobo_port **out, const char *bdf, const char *param
 	if (!rc && (!vp->bar.mmio || vp->bar.len < 0x4000))
 		rc = lobo_fail(err, -ENODEV, "igbvf: %s has no 16 KiB memory BAR0: is it an igb VF?", bdf);
 	if (!rc)
-		rc = init_device(vp, params, &vp->base.port.info, err);
+		rc = init_device(vp, &vp->base.port.info, err);
 	if (rc) {
 		igbvf_close(&vp->base.port); /* resets the VF, gives the device back */
 		return rc;
 	}
-	char mode[96];
-	uint16_t vendor, device;
-	lobo_pci_id(bdf, &vendor, &device, err);
-	snprintf(mode, sizeof mode, "%s %d, PF %s, %s", lobo_pci_model(vendor, device)->model, vp->vf, vp->pf_if,
-		 mem->phys ? "no-iommu" : "vfio");
+	char mode[64];
+	snprintf(mode, sizeof mode, "VF %d of %s, %s", vp->vf, vp->pf_if, mem->phys ? "no-iommu" : "vfio");
 	snprintf(vp->base.port.info.mode, sizeof info.mode, "%.31s", mode);
 	igbvf_read_hw_counters(&vp->base.port); /* from here on */
 	vp->base.port.hw = (struct lobo_hw_counters){0};

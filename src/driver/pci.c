@@ -74,8 +74,8 @@ int lobo_pci_port_open(struct lobo_pci_port *pp, const char *bdf, const char *pa
 {
 	/* VFIO whenever the device has an IOMMU group: running without isolation is asked for. */
 	int vfio = flag(params, "vfio", lobo_pci_iommu_group(bdf) >= 0), force = flag(params, "force", 0);
-	if (vfio < 0 || force < 0 || flag(params, "rebind", 0) < 0 || flag(params, "promisc", 0) < 0) {
-		lobo_err(err, "pci: vfio=, rebind=, force= and promisc= take 0 or 1");
+	if (vfio < 0 || force < 0 || flag(params, "rebind", 0) < 0) {
+		lobo_err(err, "pci: vfio=, rebind= and force= take 0 or 1");
 		return -EINVAL;
 	}
 	struct lobo_pci_want want = {.vfio = vfio, .force = force, .mem = mem};
@@ -86,7 +86,7 @@ static int pci_open(struct lobo_port **out, const char *arg, const char *params,
 		    struct lobo_mem *mem, char *err)
 {
 	static const char *const known[] = {"queues", "rx_ring", "tx_ring", "vfio", "rebind", "force", "virtio",
-					    "shadow", "exception", "kernel", "mac", "promisc", NULL};
+					    "shadow", "exception", "kernel", "mac", NULL};
 	char bdf[16];
 	uint16_t vendor, device;
 	int rc = lobo_pci_parse_bdf(arg, bdf, err);
@@ -106,11 +106,10 @@ static int pci_open(struct lobo_port **out, const char *arg, const char *params,
 			 "i210, 82599, X540, X550, 82576 and i350 VFs: lobo list shows which)", vendor, device, bdf);
 		return -ENODEV;
 	}
-	char value[32];
-	if (m->ops != &lobo_igbvf_ops && (lobo_param_str(params, "mac", value, sizeof value, NULL) ||
-					   lobo_param_str(params, "promisc", value, sizeof value, NULL)))
-		return lobo_fail(err, -EINVAL, "pci: mac= and promisc= are for virtual functions (igbvf): %s keeps its "
-				 "NIC promiscuous, with the NIC's own MAC", m->ops->scheme);
+	char mac[32];
+	if (m->ops != &lobo_igbvf_ops && lobo_param_str(params, "mac", mac, sizeof mac, NULL))
+		return lobo_fail(err, -EINVAL, "pci: mac= is for virtual functions (igbvf): %s keeps its NIC "
+				 "promiscuous, with the NIC's own MAC", m->ops->scheme);
 	rc = m->ops->open(out, bdf, params, mem, err);
 	if (rc)
 		return rc;

@@ -46,9 +46,6 @@ int lobo_pci_parse_bdf(const char *arg, char bdf[16], char *err);
 int lobo_pci_id(const char *bdf, uint16_t *vendor, uint16_t *device, char *err);
 /* The name of the kernel driver bound to the device, "" when none is. */
 void lobo_pci_driver(const char *bdf, char *name, size_t len);
-/* Where the device's sysfs link `name` points (physfn, virtfn0, ...): the
- * last part of the path, a device's address; "" when there is none. */
-void lobo_pci_link(const char *bdf, const char *name, char *out, size_t len);
 /* The device's IOMMU group, or -1 when it has none (no IOMMU). */
 int lobo_pci_iommu_group(const char *bdf);
 /* Locks the device against other processes and checks everything it can

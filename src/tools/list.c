@@ -173,25 +173,18 @@ static void kernel_link(const char *dir, struct list_pci *p)
  * (its driver and interface) and its own number there; a PF counts its VFs. */
 static void sriov_role(const char *dir, struct list_pci *p)
 {
-	char pf[PATH_MAX], pf_bdf[32], drv[32], link[32], target[32], vfs[16];
+	char pf[16], path[PATH_MAX], drv[32], vfs[16];
 	struct dirent **names;
-	read_driver(dir, "physfn", pf_bdf, sizeof pf_bdf);
-	if (!strcmp(pf_bdf, "-")) {
-		read_line(dir, "sriov_numvfs", vfs, sizeof vfs);
-		if (atoi(vfs) > 0)
-			snprintf(p->sriov, sizeof p->sriov, "PF of %d VF%s", atoi(vfs), atoi(vfs) > 1 ? "s" : "");
+	int vf = lobo_pci_vf_of(p->bdf, pf);
+	read_line(dir, "sriov_numvfs", vfs, sizeof vfs);
+	if (vf < 0 && atoi(vfs) > 0)
+		snprintf(p->sriov, sizeof p->sriov, "PF of %d VF%s", atoi(vfs), atoi(vfs) > 1 ? "s" : "");
+	if (vf < 0)
 		return;
-	}
-	int vf = 0;
-	for (snprintf(target, sizeof target, "-"); vf < 256 && strcmp(target, p->bdf); vf++) {
-		snprintf(link, sizeof link, "physfn/virtfn%d", vf);
-		read_driver(dir, link, target, sizeof target);
-	}
-	snprintf(pf, sizeof pf, "%.4000s/physfn/net", dir);
-	int n = scandir(pf, &names, visible, sort_names);
+	snprintf(path, sizeof path, "%.4000s/physfn/net", dir);
+	int n = scandir(path, &names, visible, sort_names);
 	read_driver(dir, "physfn/driver", drv, sizeof drv);
-	snprintf(p->sriov, sizeof p->sriov, "VF %d of %.16s (%.16s %.16s)", vf - 1, pf_bdf, drv,
-		 n > 0 ? names[0]->d_name : "-");
+	snprintf(p->sriov, sizeof p->sriov, "VF %d of %s (%.16s %.16s)", vf, pf, drv, n > 0 ? names[0]->d_name : "-");
 	for (int k = 0; k < n; k++)
 		free(names[k]);
 	if (n >= 0)
