@@ -350,12 +350,7 @@ static struct lobo_link igbvf_link(struct lobo_port *p)
 	return (struct lobo_link){up, up ? speed[(status >> 6) & 3] : 0};
 }
 
-static void igbvf_refresh_info(struct lobo_port *p)
-{
-	struct lobo_link l = igbvf_link(p);
-	p->info.link_up = l.up;
-	p->info.speed_mbps = l.speed_mbps;
-}
+static void igbvf_refresh_info(struct lobo_port *p) { lobo_port_link(p); /* which updates the info */ }
 
 /* What the VF's statistics grew by since they were last read. */
 static void igbvf_read_hw_counters(struct lobo_port *p)
@@ -450,7 +445,6 @@ static int igbvf_open(struct lobo_port **out, const char *bdf, const char *param
 	snprintf(vp->base.port.info.mode, sizeof info.mode, "%.31s", mode);
 	igbvf_read_hw_counters(&vp->base.port); /* from here on */
 	vp->base.port.hw = (struct lobo_hw_counters){0};
-	igbvf_refresh_info(&vp->base.port);
 	*out = &vp->base.port;
 	return 0;
 free_port:
