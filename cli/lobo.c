@@ -138,14 +138,15 @@ static int list(bool json)
 		const char *lobo = p->lobo_driver ? p->lobo_driver : "-", *note = p->lobo_note ? p->lobo_note : "";
 		if (json)
 			printf("{\"type\":\"pci\",\"bdf\":\"%s\",\"id\":\"%04x:%04x\",\"driver\":\"%s\",\"lobo\":\"%s\","
-			       "\"link\":\"%s\",\"lobo_pid\":%d,\"mode\":\"%s\",\"note\":\"%s\",\"kernel_use\":\"%s\"}\n",
-			       p->bdf, p->vendor, p->device, p->driver, lobo, p->link, p->lobo_pid, p->lobo_mode, note,
-			       p->kernel_use);
+			       "\"link\":\"%s\",\"lobo_pid\":%d,\"mode\":\"%s\",\"note\":\"%s\",\"kernel_use\":\"%s\","
+			       "\"sriov\":\"%s\"}\n", p->bdf, p->vendor, p->device, p->driver, lobo, p->link, p->lobo_pid,
+			       p->lobo_mode, note, p->kernel_use, p->sriov);
 		else
-			printf("%-14s %04x:%04x  %-14s %-12s %-6s %-8d %s%s%s%s%s%s\n", p->bdf, p->vendor, p->device, p->driver,
-			       lobo, p->link, p->lobo_pid, p->lobo_mode, *p->lobo_mode && (*note || *p->kernel_use) ? "; " : "", note,
-			       *note && *p->kernel_use ? "; " : "", *p->kernel_use ? "in use by the kernel: " : "",
-			       p->kernel_use);
+			printf("%-14s %04x:%04x  %-14s %-12s %-6s %-8d %s%s%s%s%s%s%s%s\n", p->bdf, p->vendor, p->device,
+			       p->driver, lobo, p->link, p->lobo_pid, p->lobo_mode,
+			       *p->lobo_mode && (*note || *p->kernel_use) ? "; " : "", note, *note && *p->kernel_use ? "; " : "",
+			       *p->kernel_use ? "in use by the kernel: " : "", p->kernel_use,
+			       *p->sriov && (*p->lobo_mode || *note || *p->kernel_use) ? "; " : "", p->sriov);
 	}
 	if (!json && !np)
 		printf("(no PCI network devices)\n");

@@ -59,6 +59,9 @@ int lobo_pci_reset(const char *bdf, size_t *released, char *err);
  * addresses or routes, e.g. "eth0 (addresses, routes)"; "" when none is.
  * Opening such a device as a pci: port needs ?force=1. */
 void lobo_pci_kernel_use(const char *bdf, char *out, size_t len);
+/* An SR-IOV virtual function's number at its physical function, whose
+ * address goes to pf; -1 (and pf "") when bdf is no VF. */
+int lobo_pci_vf_of(const char *bdf, char pf[16]);
 
 /* The address a device uses for `p`: its IOVA under VFIO (lobo maps the region
  * at IOVA == virtual address), its physical address otherwise. Buffers must

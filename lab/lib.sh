@@ -22,7 +22,7 @@ lab_nic() {
     eval "slot=\$LAB_NIC${1}_SLOT"
     [ -n "$slot" ] || lab_fail "no NIC $1 in this topology"
     if [ "$(eval echo "\$LAB_NIC${1}_ROOTPORT")" = 1 ]; then
-        slot=$(cd "/sys/bus/pci/devices/$slot" && ls -d 0000:* | head -1)
+        slot=$(cd "/sys/bus/pci/devices/$slot" && ls -d 0000:??:??.? | head -1)   # not the port's services (...:pcie001)
         [ -n "$slot" ] || lab_fail "nothing behind the root port of NIC $1"
     fi
     echo "$slot"

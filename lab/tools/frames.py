@@ -10,6 +10,9 @@ NIC sent with what another received, byte for byte.
                                             twentieth QinQ, unless untagged
   frames.py flows OUT N SEED SRC DST FLOWS  N IPv4 UDP and TCP frames of FLOWS 5-tuples
   frames.py sendpcap IFACE PCAP [GAP_MS]    send every frame of PCAP (GAP_MS apart)
+  frames.py untagged PCAP OUT               the frames of PCAP without an 802.1Q tag first
+                                            (what a VF receives unless it joins VLANs); prints
+                                            how many
   frames.py cmp SENT GOT [unordered]        the lab frames of both files are the same
   frames.py rss GOT QUEUES SENT             GOT holds SENT's frames, GOT.q's hash of each is
                                             the Toeplitz hash with the default key, its queue
@@ -162,6 +165,12 @@ def sendpcap(iface, path, gap_ms=None):
                 pass    # ENOBUFS: the qdisc is full, try again
 
 
+def untagged(path, out):
+    frames = [f for f in read_pcap(path) if f[12:14] != b"\x81\x00"]
+    write_pcap(out, frames)
+    print(len(frames))
+
+
 def cmp(sent, got, unordered=None):
     a = [f for f in read_pcap(sent) if seq(f) is not None]
     b = [f for f in read_pcap(got) if seq(f) is not None]
@@ -234,7 +243,8 @@ def order(got, path, rounds, first=None):
 
 
 COMMANDS = {"send": (send, 3, 3), "recv": (recv, 3, 4), "gen": (gen, 5, 7), "flows": (flows, 6, 6),
-            "sendpcap": (sendpcap, 2, 3), "cmp": (cmp, 2, 3), "rss": (rss, 3, 3), "order": (order, 3, 4)}
+            "sendpcap": (sendpcap, 2, 3), "untagged": (untagged, 2, 2), "cmp": (cmp, 2, 3), "rss": (rss, 3, 3),
+            "order": (order, 3, 4)}
 
 if __name__ == "__main__":
     verb, *args = sys.argv[1:] or ["help"]

@@ -31,6 +31,6 @@ const struct lobo_pci_model *lobo_pci_model(uint16_t vendor, uint16_t device);
 /* What a killed igb kernel=keep run left the device, given back (igb_keep.c). */
 int igb_keep_recover(const char *bdf, size_t *released, char *err);
 
-extern const struct lobo_port_ops lobo_virtio_ops, lobo_igb_ops, lobo_ixgbe_ops;
+extern const struct lobo_port_ops lobo_virtio_ops, lobo_igb_ops, lobo_igbvf_ops, lobo_ixgbe_ops;
 
 #endif

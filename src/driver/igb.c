@@ -110,13 +110,8 @@ static void rx_init(struct igb_port *ip, const struct lobo_port_info *info, cons
 
 void igb_rx_queue_init(struct igb_port *ip, uint16_t q, uint16_t hwq, void *desc, const struct lobo_port_info *info)
 {
-	uint64_t dma = lobo_mem_dma(&ip->rings, desc);
-	wr(ip, QUEUE(RDBAL, hwq), (uint32_t)dma);
-	wr(ip, QUEUE(RDBAH, hwq), (uint32_t)(dma >> 32));
-	wr(ip, QUEUE(RDLEN, hwq), info->rx_ring * 16u);
+	intel_ring_init(reg(ip, QUEUE(RDBAL, hwq)), lobo_mem_dma(&ip->rings, desc), info->rx_ring);
 	wr(ip, QUEUE(SRRCTL, hwq), SRRCTL_BSIZE_2K | SRRCTL_ADV_ONEBUF | (info->queues > 1 ? SRRCTL_DROP_EN : 0));
-	wr(ip, QUEUE(RDH, hwq), 0);
-	wr(ip, QUEUE(RDT, hwq), 0);
 	wr(ip, QUEUE(RXDCTL, hwq), QUEUE_ENABLE | RXDCTL_WTHRESH_1);
 	adv_rx_init(&ip->rx[q], desc, reg(ip, QUEUE(RDT, hwq)), ip->slots + (size_t)q * (info->rx_ring + info->tx_ring),
 		    info->rx_ring, ip->mem, BUF_SIZE, ADV_RX_ERRORS_IGB);
@@ -135,12 +130,8 @@ static void tx_init(struct igb_port *ip, const struct lobo_port_info *info, cons
 void igb_tx_queue_init(struct igb_port *ip, uint16_t q, uint16_t hwq, void *desc, volatile uint32_t *head_wb,
 		       const struct lobo_port_info *info)
 {
-	uint64_t dma = lobo_mem_dma(&ip->rings, desc), wb = lobo_mem_dma(&ip->rings, (void *)head_wb);
-	wr(ip, QUEUE(TDBAL, hwq), (uint32_t)dma);
-	wr(ip, QUEUE(TDBAH, hwq), (uint32_t)(dma >> 32));
-	wr(ip, QUEUE(TDLEN, hwq), info->tx_ring * 16u);
-	wr(ip, QUEUE(TDH, hwq), 0);
-	wr(ip, QUEUE(TDT, hwq), 0);
+	uint64_t wb = lobo_mem_dma(&ip->rings, (void *)head_wb);
+	intel_ring_init(reg(ip, QUEUE(TDBAL, hwq)), lobo_mem_dma(&ip->rings, desc), info->tx_ring);
 	wr(ip, QUEUE(TDWBAL, hwq), (uint32_t)wb | 1);
 	wr(ip, QUEUE(TDWBAH, hwq), (uint32_t)(wb >> 32));
 	wr(ip, QUEUE(TXDCTL, hwq), QUEUE_ENABLE);

@@ -46,6 +46,15 @@ void intel_write_bytes(volatile uint32_t *reg, const uint8_t *b, uint32_t len)
 		reg[i / 4] = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 | (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 24;
 }
 
+void intel_ring_init(volatile uint32_t *dbal, uint64_t dma, uint32_t count)
+{
+	dbal[0] = (uint32_t)dma;
+	dbal[1] = (uint32_t)(dma >> 32);
+	dbal[TDLEN / 4] = count * 16u;
+	dbal[TDH / 4] = 0;
+	dbal[TDT / 4] = 0;
+}
+
 bool intel_queue_start(volatile uint32_t *ctl)
 {
 	*ctl |= QUEUE_ENABLE;

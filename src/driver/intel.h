@@ -27,6 +27,12 @@ uint64_t intel_rd64(volatile uint32_t *low);
  * bits 7:0: how both families take the RSS key (RSSRK) and table (RETA). */
 void intel_write_bytes(volatile uint32_t *reg, const uint8_t *bytes, uint32_t len);
 
+/* A descriptor ring of count descriptors at dma, empty: its base, length,
+ * head and tail written from its first register (RDBAL or TDBAL) on, in the
+ * layout both families and their virtual functions share (82576 8.10 and
+ * 8.12, 82599 8.2.3.8 and 8.2.3.9). */
+void intel_ring_init(volatile uint32_t *dbal, uint64_t dma, uint32_t count);
+
 /* A queue's enable bit (RXDCTL or TXDCTL bit 25) set or cleared, then waited
  * for up to 100 ms: it reads what was written only once the queue has started
  * or stopped (82576 8.10.10 and 8.12.13, 82599 4.6.7.1 and 4.6.8.1). False

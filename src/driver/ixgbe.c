@@ -221,11 +221,8 @@ static void rx_init(struct ixgbe_port *xp, const struct lobo_port_info *info)
 	write_rss(xp);
 	for (uint16_t q = 0; q < info->queues; q++) {
 		uint8_t *ring = xp->rings.base + rx_ring_at(info, q);
-		wr64(xp, QUEUE(RDBAL, q), lobo_mem_dma(&xp->rings, ring));
-		wr(xp, QUEUE(RDLEN, q), info->rx_ring * 16u);
+		intel_ring_init(reg(xp, QUEUE(RDBAL, q)), lobo_mem_dma(&xp->rings, ring), info->rx_ring);
 		wr(xp, QUEUE(SRRCTL, q), SRRCTL_BSIZE_2K | SRRCTL_ADV_ONEBUF | (info->queues > 1 ? SRRCTL_DROP_EN : 0));
-		wr(xp, QUEUE(RDH, q), 0);
-		wr(xp, QUEUE(RDT, q), 0);
 		wr(xp, QUEUE(RXDCTL, q), 0);
 		clear_bits(xp, QUEUE(DCA_RXCTRL, q), DCA_RXCTRL_BIT12);
 		adv_rx_init(&xp->rx[q], ring, reg(xp, QUEUE(RDT, q)), queue_slots(xp, info, q),
@@ -251,10 +248,7 @@ static void tx_init(struct ixgbe_port *xp, const struct lobo_port_info *info)
 	set_bits(xp, DMATXCTL, DMATXCTL_TE);
 	for (uint16_t q = 0; q < info->queues; q++) {
 		uint8_t *ring = xp->rings.base + tx_ring_at(info, q), *head_wb = xp->rings.base + head_wb_at(info, q);
-		wr64(xp, QUEUE(TDBAL, q), lobo_mem_dma(&xp->rings, ring));
-		wr(xp, QUEUE(TDLEN, q), info->tx_ring * 16u);
-		wr(xp, QUEUE(TDH, q), 0);
-		wr(xp, QUEUE(TDT, q), 0);
+		intel_ring_init(reg(xp, QUEUE(TDBAL, q)), lobo_mem_dma(&xp->rings, ring), info->tx_ring);
 		wr64(xp, QUEUE(TDWBAL, q), lobo_mem_dma(&xp->rings, head_wb) | 1);
 		wr(xp, QUEUE(TXDCTL, q), TXDCTL_THRESH);
 		adv_tx_init(&xp->tx[q], ring, reg(xp, QUEUE(TDT, q)), (volatile uint32_t *)head_wb,

@@ -30,6 +30,8 @@ static const struct lobo_pci_model models[] = {
 	{0x8086, 0x157b, &lobo_igb_ops, "i210", 4},          /* copper, flashless */
 	{0x8086, 0x157c, &lobo_igb_ops, "i210", 4},          /* SerDes, flashless */
 	{0x8086, 0x1539, &lobo_igb_ops, "i211", 2},          /* copper */
+	{0x8086, 0x10ca, &lobo_igbvf_ops, "82576 VF", 1},    /* virtual functions: the kernel's igb keeps the PF */
+	{0x8086, 0x1520, &lobo_igbvf_ops, "i350 VF", 1},
 	{0x8086, 0x10f7, &lobo_ixgbe_ops, "82599", 16}, /* KX4 */
 	{0x8086, 0x10f8, &lobo_ixgbe_ops, "82599", 16}, /* combo backplane */
 	{0x8086, 0x10f9, &lobo_ixgbe_ops, "82599", 16}, /* CX4 */
@@ -84,7 +86,7 @@ static int pci_open(struct lobo_port **out, const char *arg, const char *params,
 		    struct lobo_mem *mem, char *err)
 {
 	static const char *const known[] = {"queues", "rx_ring", "tx_ring", "vfio", "rebind", "force", "virtio",
-					    "shadow", "exception", "kernel", NULL};
+					    "shadow", "exception", "kernel", "mac", NULL};
 	char bdf[16];
 	uint16_t vendor, device;
 	int rc = lobo_pci_parse_bdf(arg, bdf, err);
@@ -101,9 +103,13 @@ static int pci_open(struct lobo_port **out, const char *arg, const char *params,
 	const struct lobo_pci_model *m = lobo_pci_model(vendor, device);
 	if (!m) {
 		lobo_err(err, "pci: no lobo driver for %04x:%04x at %s (lobo drives virtio-net and Intel 82576, i350, "
-			 "i210, 82599, X540, X550: lobo list shows which)", vendor, device, bdf);
+			 "i210, 82599, X540, X550, 82576 and i350 VFs: lobo list shows which)", vendor, device, bdf);
 		return -ENODEV;
 	}
+	char mac[32];
+	if (m->ops != &lobo_igbvf_ops && lobo_param_str(params, "mac", mac, sizeof mac, NULL))
+		return lobo_fail(err, -EINVAL, "pci: mac= is for virtual functions (igbvf): %s keeps its NIC "
+				 "promiscuous, with the NIC's own MAC", m->ops->scheme);
 	rc = m->ops->open(out, bdf, params, mem, err);
 	if (rc)
 		return rc;

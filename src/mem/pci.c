@@ -96,6 +96,19 @@ static void read_link(const char *bdf, const char *name, char *out, size_t len)
 
 void lobo_pci_driver(const char *bdf, char *name, size_t len) { read_link(bdf, "driver", name, len); }
 
+int lobo_pci_vf_of(const char *bdf, char pf[16])
+{
+	char name[24], at[16] = "-";
+	read_link(bdf, "physfn", pf, 16);
+	for (int i = 0; *pf && *at; i++) {
+		snprintf(name, sizeof name, "virtfn%d", i);
+		read_link(pf, name, at, sizeof at);
+		if (!strcmp(at, bdf))
+			return i;
+	}
+	return -1;
+}
+
 int lobo_pci_iommu_group(const char *bdf)
 {
 	char group[16];

@@ -169,6 +169,28 @@ static void kernel_link(const char *dir, struct list_pci *p)
 		free(names);
 }
 
+/* SR-IOV: a virtual function names the physical function the kernel keeps
+ * (its driver and interface) and its own number there; a PF counts its VFs. */
+static void sriov_role(const char *dir, struct list_pci *p)
+{
+	char pf[16], path[PATH_MAX], drv[32], vfs[16];
+	struct dirent **names;
+	int vf = lobo_pci_vf_of(p->bdf, pf);
+	read_line(dir, "sriov_numvfs", vfs, sizeof vfs);
+	if (vf < 0 && atoi(vfs) > 0)
+		snprintf(p->sriov, sizeof p->sriov, "PF of %d VF%s", atoi(vfs), atoi(vfs) > 1 ? "s" : "");
+	if (vf < 0)
+		return;
+	snprintf(path, sizeof path, "%.4000s/physfn/net", dir);
+	int n = scandir(path, &names, visible, sort_names);
+	read_driver(dir, "physfn/driver", drv, sizeof drv);
+	snprintf(p->sriov, sizeof p->sriov, "VF %d of %s (%.16s %.16s)", vf, pf, drv, n > 0 ? names[0]->d_name : "-");
+	for (int k = 0; k < n; k++)
+		free(names[k]);
+	if (n >= 0)
+		free(names);
+}
+
 static bool add_pci(const char *dir, const char *name, void *out, int i)
 {
 	struct list_pci *p = (struct list_pci *)out + i;
@@ -190,6 +212,8 @@ static bool add_pci(const char *dir, const char *name, void *out, int i)
 	kernel_link(dir, p);
 	lobo_link(p);
 	p->lobo_note = lobo_pci_driver_note(p->vendor, p->device);
+	p->sriov[0] = 0;
+	sriov_role(dir, p);
 	return true;
 }
 

@@ -121,6 +121,7 @@ struct list_pci {
 	char lobo_mode[32];      /* its port's mode, e.g. "keep eth0 rx0 tx1 no-iommu" (kernel=keep) */
 	char link[24];           /* "down", "1G", "100M", "up" (speed unknown), or "-" (no one drives it) */
 	const char *lobo_note;   /* e.g. "untested on hardware", or NULL */
+	char sriov[80];          /* "VF 0 of 0000:01:00.0 (igb eth0)", "PF of 2 VFs", or "" */
 };
 int list_ifaces(struct list_iface *out, int max, char *err);
 int list_pci_nics(struct list_pci *out, int max, char *err);

@@ -51,7 +51,8 @@ static void nic_table(void **state)
 				0x1533, 0x1536, 0x1537, 0x1538, 0x157b, 0x157c, 0x1539};        /* i210, i211 */
 	for (size_t i = 0; i < sizeof igb / sizeof igb[0]; i++)
 		assert_string_equal(lobo_pci_driver_name(0x8086, igb[i]), "igb");
-	assert_null(lobo_pci_driver_name(0x8086, 0x10ca)); /* the 82576's VF: not the PF driver's */
+	assert_string_equal(lobo_pci_driver_name(0x8086, 0x10ca), "igbvf"); /* the 82576's VF: not the PF driver */
+	assert_string_equal(lobo_pci_driver_name(0x8086, 0x1520), "igbvf"); /* the i350's */
 	assert_null(lobo_pci_driver_name(0x8086, 0x10d3)); /* e1000e: not written yet */
 	assert_string_equal(lobo_pci_driver_name(0x8086, 0x10fb), "ixgbe");
 	assert_string_equal(lobo_pci_driver_note(0x8086, 0x10fb), "untested on hardware");
