@@ -58,6 +58,7 @@ fails_with "no PCI device at 0000:00:1e.0" $IO info pci:00:1e.0
 fails_with "no lobo driver for 8086:2918 at 0000:00:1f.0" $IO info pci:0000:00:1f.0   # q35's LPC bridge
 fails_with "needs root" setpriv --reuid=65534 --regid=65534 --clear-groups $IO info "$uri"
 fails_with "unknown option 'virtoi'" $IO info "$uri&virtoi=modern"
+fails_with "kernel=keep is for igb only: virtio takes the whole device" $IO info "$uri&kernel=keep"
 
 # NIC2 is the kernel's (virtio-pci + virtio_net). A refused or failed open
 # leaves it exactly so: driver, interface, driver_override.

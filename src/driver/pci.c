@@ -110,10 +110,14 @@ static int pci_open(struct lobo_port **out, const char *arg, const char *params,
 	if (m->ops != &lobo_igbvf_ops && lobo_param_str(params, "mac", mac, sizeof mac, NULL))
 		return lobo_fail(err, -EINVAL, "pci: mac= is for virtual functions (igbvf): %s keeps its NIC "
 				 "promiscuous, with the NIC's own MAC", m->ops->scheme);
+	char kernel[16];
+	if (m->ops != &lobo_igb_ops && lobo_param_str(params, "kernel", kernel, sizeof kernel, NULL))
+		return lobo_fail(err, -EINVAL, "pci: kernel=keep is for igb only: %s takes the whole device "
+				 "(a shadow=NAME interface keeps it visible to the kernel)", m->ops->scheme);
 	rc = m->ops->open(out, bdf, params, mem, err);
 	if (rc)
 		return rc;
-	if ((*out)->ops) /* igb's kernel=keep: ops of its own, and the kernel's driver never left */
+	if ((*out)->ops && (*out)->ops != m->ops) /* igb's kernel=keep: the kernel's driver never left */
 		return 0;
 	(*out)->ops = m->ops;
 	/* Opened: the device stays unbound after close unless rebind=1 asks. */
