@@ -170,27 +170,6 @@ static int reset(const char *uri)
 	return 0;
 }
 
-/* Hugepages only matter to a device doing DMA (kernel-backed ports copy or
- * map pages themselves): a pci: port on 4 KiB pages works through VFIO, but
- * every buffer costs the IOMMU and the TLB a separate entry. And a device
- * without an IOMMU between it and memory can write anywhere: say so, once. */
-static void warn_pci(struct tool_session *s)
-{
-	bool small_pages_told = false;
-	for (uint16_t i = 0; i < s->nports; i++) {
-		const struct lobo_port_info *info = lobo_port_info(s->port[i]);
-		if (strncmp(info->name, "pci:", 4))
-			continue;
-		if (!s->mem.huge && !small_pages_told)
-			fprintf(stderr, "lobo: warning: no hugepages, so %s runs on 4 KiB pages, slower "
-				"(echo 64 > /proc/sys/vm/nr_hugepages)\n", info->name);
-		small_pages_told |= !s->mem.huge;
-		if (strstr(info->mode, "no-iommu") || strstr(info->mode, "iommu bypassed"))
-			fprintf(stderr, "lobo: warning: %s has no IOMMU between it and memory: "
-				"it could write anywhere (no isolation)\n", info->name);
-	}
-}
-
 static int run_tool(struct args *a)
 {
 	char err[LOBO_ERR_LEN] = "";
@@ -211,7 +190,6 @@ static int run_tool(struct args *a)
 			unlink(a->write); /* nothing was captured: leave no empty file behind */
 		return fail("%s", err);
 	}
-	warn_pci(&s);
 	if (!s.stats_open)
 		fprintf(stderr, "lobo: warning: lobo top will not see this run: %s\n", s.stats_err);
 	a->run.stop = &stop;

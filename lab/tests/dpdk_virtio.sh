@@ -6,8 +6,10 @@
 # PMD's ring holds the caller's buffers. Then DPDK in IOVA-as-PA mode
 # (LOBO_EAL_ARGS) on a transitional NIC that bypasses the IOMMU, and the errors
 # only a PCI device can show.
-# lab: iommu=1 nic=virtio-modern,hub=0,iommu_platform=on nic=virtio,hub=0 nic=virtio,hub=1 nic=virtio,hub=1
-# lab: nic=virtio,hub=0 hugepages=128 mem=1536M timeout=600
+# ctrl_vlan=off: with VIRTIO_NET_F_CTRL_VLAN negotiated (Linux and DPDK do) QEMU drops
+# tagged frames for VLANs nobody added, and the test frames carry tags.
+# lab: iommu=1 nic=virtio-modern,hub=0,iommu_platform=on,ctrl_vlan=off nic=virtio,hub=0,ctrl_vlan=off nic=virtio,hub=1,ctrl_vlan=off nic=virtio,hub=1,ctrl_vlan=off
+# lab: nic=virtio,hub=0,ctrl_vlan=off hugepages=128 mem=1536M timeout=600
 . "$LAB_DIR/tests/port.inc"
 LOBO=$BUILD/lobo; [ -x "$LOBO" ] || LOBO=$BUILD/src/tools/lobo
 [ -x "$LOBO" ] || lab_skip "no lobo binary in $BUILD"
@@ -37,7 +39,7 @@ dpdk_state() {
 # frames FROM_NS FROM_IF TO_NS TO_IF SRC DST: 200 random frames, paced (the peers' and
 # lobo's rings are small under software emulation), must all arrive bit-exact.
 frames() {
-	$F gen $T/sent.pcap 200 $RANDOM "$5" "$6"
+	$F gen $T/sent.pcap 200 $RANDOM "$5" "$6" - untagged   # DPDK is not under test for tags
 	lab_in "$3" timeout 60 tcpdump -q -i "$4" -w $T/got.pcap -s 2000 -U -c 200 ether proto 0x88b5 2>$T/tcpdump.err &
 	local td=$!
 	for _ in $(seq 100); do grep -q listening $T/tcpdump.err && break; sleep 0.1; done

@@ -69,12 +69,14 @@ run=$(sed -n 's/.*lab\.run=\([^ ]*\).*/\1/p' /proc/cmdline)
 lab_monitor object_add filter-dump,id=pbdump,netdev=$LAB_NIC0_ID,queue=rx,file=$run/pb.pcap
 $IO recv "pci:$(lab_nic 2)?vfio=0&rx_ring=4096" $T/pb-got.pcap 1000 60 > $T/pb-recv.out 2>&1 & rx=$!
 while ! grep -q receiving $T/pb-recv.out; do kill -0 $rx 2>/dev/null || fail "recv on NIC 2: $(tail -1 $T/pb-recv.out)"; sleep 0.1; done
-"$LOBO" blast "$uri&tx_ring=64" --pcap $T/pb.pcap --loop --duration 3 --json > $T/pb.json 2>&1 & blast=$!
+# Until Ctrl-C (lobo top and list below must find it running however slowly they start).
+"$LOBO" blast "$uri&tx_ring=64" --pcap $T/pb.pcap --loop --duration 60 --json > $T/pb.json 2>&1 & blast=$!
 for _ in $(seq 300); do [ -e /run/lobo/$blast ] && break; sleep 0.1; done   # published once the port is open
 [ -e /run/lobo/$blast ] || fail "blast --loop publishes no counters: $(cat $T/pb.json)"
 sleep 1
 "$LOBO" top --interval 0.5 --count 1 --json > $T/top.json
 "$LOBO" list --json > $T/list.json
+kill -INT $blast
 wait $blast || fail "blast --loop: $(tail -1 $T/pb.json)"
 wait $rx || fail "recv on NIC 2: $(tail -1 $T/pb-recv.out)"
 lab_monitor object_del pbdump

@@ -4,10 +4,12 @@ NIC sent with what another received, byte for byte.
 
   frames.py send IFACE DST_MAC DIR          send test frames, keeping them as DIR/f<n>.bin
   frames.py recv IFACE DIR COUNT [SECS]     save the first COUNT lab frames as DIR/r<n>.bin
-  frames.py gen OUT N SEED SRC DST [SIZE]   N random frames of 60-1514 bytes (or SIZE) into
-                                            a pcap: a fifth 802.1Q-tagged, a twentieth QinQ
+  frames.py gen OUT N SEED SRC DST [SIZE [untagged]]
+                                            N random frames of 60-1514 bytes (or SIZE; - for
+                                            random) into a pcap: a fifth 802.1Q-tagged, a
+                                            twentieth QinQ, unless untagged
   frames.py flows OUT N SEED SRC DST FLOWS  N IPv4 UDP and TCP frames of FLOWS 5-tuples
-  frames.py sendpcap IFACE PCAP             send every frame of PCAP
+  frames.py sendpcap IFACE PCAP [GAP_MS]    send every frame of PCAP (GAP_MS apart)
   frames.py cmp SENT GOT [unordered]        the lab frames of both files are the same
   frames.py rss GOT QUEUES SENT             GOT holds SENT's frames, GOT.q's hash of each is
                                             the Toeplitz hash with the default key, its queue
@@ -96,12 +98,12 @@ def seq(fr):
     return struct.unpack(">I", fr[at + 2:at + 6])[0]
 
 
-def gen(out, n, seed, src, dst, size=None):
+def gen(out, n, seed, src, dst, size=None, untagged=None):
     r = random.Random(int(seed))
     frames = []
     for i in range(int(n)):
-        length = int(size) if size else r.choice([60, 61, 64, 1513, 1514, r.randint(60, 1514), r.randint(60, 1514)])
-        kind = r.random()
+        length = int(size) if size and size != "-" else r.choice([60, 61, 64, 1513, 1514, r.randint(60, 1514), r.randint(60, 1514)])
+        kind = 1 if untagged else r.random()
         tags = b""
         if kind < 0.05:     # QinQ: a service tag, then a customer tag
             tags = struct.pack(">HHHH", 0x88A8, r.randrange(4096), 0x8100, r.randrange(1 << 16))
@@ -146,10 +148,12 @@ def flows(out, n, seed, src, dst, nflows):
     write_pcap(out, frames)
 
 
-def sendpcap(iface, path):
+def sendpcap(iface, path, gap_ms=None):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
     for fr in read_pcap(path):
+        if gap_ms:
+            time.sleep(float(gap_ms) / 1000)
         while True:
             try:
                 s.send(fr)
@@ -229,8 +233,8 @@ def order(got, path, rounds, first=None):
     print(f"{ordered} of {n} frames in order from the first: {ordered / len(want):.1f} rounds of {len(want)}")
 
 
-COMMANDS = {"send": (send, 3, 3), "recv": (recv, 3, 4), "gen": (gen, 5, 6), "flows": (flows, 6, 6),
-            "sendpcap": (sendpcap, 2, 2), "cmp": (cmp, 2, 3), "rss": (rss, 3, 3), "order": (order, 3, 4)}
+COMMANDS = {"send": (send, 3, 3), "recv": (recv, 3, 4), "gen": (gen, 5, 7), "flows": (flows, 6, 6),
+            "sendpcap": (sendpcap, 2, 3), "cmp": (cmp, 2, 3), "rss": (rss, 3, 3), "order": (order, 3, 4)}
 
 if __name__ == "__main__":
     verb, *args = sys.argv[1:] or ["help"]

@@ -11,13 +11,12 @@
  * is, with the FCS appended (IFCS). The port is promiscuous: every unicast,
  * multicast and broadcast frame is received. Receive checksum checking is on
  * only to report (LOBO_F_*_CSUM_*); the RSS hash is reported on every frame. */
-#include "adv_ring.h"
 #include "driver.h"
+#include "intel.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Registers, 8.1.3. Per-queue ones are at 0xC000/0xE000 + 0x40 * queue. */
 enum {
@@ -72,12 +71,6 @@ enum {
 #define RETA_SIZE 128u
 #define MAX_RING 4096u
 
-/* The Microsoft RSS specification's example key: known, so hashes can be checked. */
-static const uint8_t default_key[LOBO_RSS_KEY_LEN] = {
-	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
-	0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
-	0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
-
 struct igb_port {
 	struct lobo_pci_port base;
 	struct lobo_mem *mem, rings;
@@ -92,17 +85,10 @@ static volatile uint32_t *reg(struct igb_port *ip, uint32_t at) { return (volati
 static uint32_t rd(struct igb_port *ip, uint32_t at) { return *reg(ip, at); }
 static void wr(struct igb_port *ip, uint32_t at, uint32_t v) { *reg(ip, at) = v; }
 
-static void sleep_ms(long ms) { nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000}, NULL); }
-
-/* Polls until (reg & mask) == want, for up to ms milliseconds. */
+/* Bounded: see intel_wait. */
 static bool wait_reg(struct igb_port *ip, uint32_t at, uint32_t mask, uint32_t want, int ms)
 {
-	for (int i = 0; i <= ms * 10; i++) {
-		if ((rd(ip, at) & mask) == want)
-			return true;
-		nanosleep(&(struct timespec){0, 100000}, NULL);
-	}
-	return false;
+	return intel_wait(reg(ip, at), mask, want, ms);
 }
 
 /* ------------------------------------------------------------ bring-up */
@@ -123,7 +109,7 @@ static int global_reset(struct igb_port *ip)
 {
 	mask_interrupts(ip);
 	wr(ip, CTRL, rd(ip, CTRL) | CTRL_RST);
-	sleep_ms(1);
+	intel_sleep_ms(1);
 	if (!wait_reg(ip, CTRL, CTRL_RST, 0, 100))
 		return -ETIMEDOUT;
 	mask_interrupts(ip);
@@ -149,19 +135,11 @@ static void clear_statistics(struct igb_port *ip)
 		rd(ip, at);
 }
 
-/* Four bytes as the NIC's registers hold them: the first in bits 7:0. */
-static uint32_t le32(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 /* Receive-side scaling (7.1.2): the key, then 128 one-byte table entries. */
 static void write_rss(struct igb_port *ip)
 {
-	for (uint32_t i = 0; i < LOBO_RSS_KEY_LEN / 4; i++)
-		wr(ip, RSSRK + 4 * i, le32(ip->key + 4 * i));
-	for (uint32_t i = 0; i < RETA_SIZE / 4; i++)
-		wr(ip, RETA + 4 * i, le32(ip->reta + 4 * i));
+	intel_write_bytes(reg(ip, RSSRK), ip->key, sizeof ip->key);
+	intel_write_bytes(reg(ip, RETA), ip->reta, RETA_SIZE);
 	wr(ip, MRQC, MRQC_RSS | MRQC_HASH_FIELDS);
 }
 
@@ -318,21 +296,14 @@ static void igb_refresh_info(struct lobo_port *p)
 	p->info.speed_mbps = l.speed_mbps;
 }
 
-/* 64-bit octet counters: the low half first, the high half's read clears both. */
-static uint64_t rd64(struct igb_port *ip, uint32_t at)
-{
-	uint64_t low = rd(ip, at);
-	return low | (uint64_t)rd(ip, at + 4) << 32;
-}
-
 static void igb_read_hw_counters(struct lobo_port *p)
 {
 	struct igb_port *ip = IGB(p);
 	struct lobo_hw_counters *hw = &p->hw;
 	hw->rx_packets += rd(ip, GPRC);
-	hw->rx_bytes += rd64(ip, GORCL);
+	hw->rx_bytes += intel_rd64(reg(ip, GORCL));
 	hw->tx_packets += rd(ip, GPTC);
-	hw->tx_bytes += rd64(ip, GOTCL);
+	hw->tx_bytes += intel_rd64(reg(ip, GOTCL));
 	hw->rx_missed += rd(ip, MPC);
 	for (uint16_t q = 0; q < p->info.queues; q++)
 		hw->rx_no_buffer += rd(ip, QUEUE(RQDPC, q));
@@ -352,56 +323,9 @@ static int igb_set_rss(struct lobo_port *p, const uint8_t *key, const uint16_t *
 	return 0;
 }
 
-/* 4.5.10.1: a transmit queue's ring may change only while it is disabled. */
-static bool tx_queue_stop(struct igb_port *ip, uint16_t q)
-{
-	wr(ip, QUEUE(TXDCTL, q), 0);
-	return wait_reg(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE, 0, 100);
-}
-
-static bool tx_queue_start(struct igb_port *ip, uint16_t q)
-{
-	wr(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE);
-	return wait_reg(ip, QUEUE(TXDCTL, q), QUEUE_ENABLE, QUEUE_ENABLE, 100);
-}
-
-/* The NIC uses len descriptors of the ring, from the first. Head write-back
- * stays on: without RS bits (the loop) nothing is written back. */
-static void tx_queue_length(struct igb_port *ip, uint16_t q, uint32_t len)
-{
-	wr(ip, QUEUE(TDLEN, q), len * 16u);
-	wr(ip, QUEUE(TDH, q), 0);
-	wr(ip, QUEUE(TDT, q), 0);
-}
-
 static int igb_tx_loop_start(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint32_t n, char *err)
 {
-	struct igb_port *ip = IGB(p);
-	struct adv_tx_ring *r = &ip->tx[q];
-	uint32_t len = adv_tx_loop_len(n, r->size);
-	if (r->head != r->tail || !len) {
-		lobo_err(err, "igb: %s: %s", p->info.name, r->head != r->tail
-			 ? "frames are still in flight on the queue: reclaim them before starting a loop"
-			 : "the frames do not fit the transmit ring: use fewer frames or a larger tx_ring");
-		return -EINVAL;
-	}
-	if (!tx_queue_stop(ip, q)) {
-		lobo_err(err, "igb: %s: transmit queue %u does not stop", p->info.name, q);
-		return -EIO;
-	}
-	tx_queue_length(ip, q, len);
-	int rc = adv_tx_loop_fill(r, f, n, len, &p->counters[q]);
-	if (rc) {
-		lobo_err(err, "igb: %s: a frame of the loop is empty, too long or outside lobo_mem", p->info.name);
-		tx_queue_length(ip, q, r->size);
-	}
-	if (!tx_queue_start(ip, q) && !rc) {
-		lobo_err(err, "igb: %s: transmit queue %u does not start again", p->info.name, q);
-		rc = -EIO;
-	}
-	if (!rc)
-		adv_tx_loop_kick(r, 0, &p->counters[q]);
-	return rc;
+	return intel_tx_loop_start(p, q, &IGB(p)->tx[q], reg(IGB(p), QUEUE(TDBAL, q)), f, n, err);
 }
 
 static uint32_t igb_tx_loop_kick(struct lobo_port *p, uint16_t q)
@@ -412,11 +336,7 @@ static uint32_t igb_tx_loop_kick(struct lobo_port *p, uint16_t q)
 
 static void igb_tx_loop_stop(struct lobo_port *p, uint16_t q)
 {
-	struct igb_port *ip = IGB(p);
-	tx_queue_stop(ip, q);
-	adv_tx_loop_end(&ip->tx[q], rd(ip, QUEUE(TDH, q)), &p->counters[q]);
-	tx_queue_length(ip, q, ip->tx[q].size);
-	tx_queue_start(ip, q);
+	intel_tx_loop_stop(p, q, &IGB(p)->tx[q], reg(IGB(p), QUEUE(TDBAL, q)));
 }
 
 /* ------------------------------------------------------------ open, close */
@@ -471,7 +391,7 @@ static int igb_open(struct lobo_port **out, const char *bdf, const char *params,
 		return -ENOMEM;
 	}
 	ip->mem = mem;
-	memcpy(ip->key, default_key, sizeof ip->key);
+	memcpy(ip->key, intel_default_key, sizeof ip->key);
 	for (uint32_t i = 0; i < RETA_SIZE; i++)
 		ip->reta[i] = (uint8_t)(i % info.queues);
 	rc = lobo_pci_port_open(&ip->base, bdf, params, mem, err);

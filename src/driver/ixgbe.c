@@ -20,14 +20,13 @@
  * lobo does the same and leaves the link to the PHY, which negotiates on its
  * own after power-up; the X550EM (X552/X553) parts are not driven. See the
  * README for what is not covered. */
-#include "adv_ring.h"
 #include "driver.h"
+#include "intel.h"
 #include "ixgbe.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Registers, 8.2.3. Per-queue ones are at their base + 0x40 * queue. */
 enum {
@@ -63,7 +62,6 @@ enum {
 	FCTRL_MPE = 1 << 8, FCTRL_UPE = 1 << 9, FCTRL_BAM = 1 << 10,
 	VLNCTRL_VET = 0x8100, /* VFE (bit 30) off: no VLAN filtering */
 	SRRCTL_BSIZE_2K = 2, SRRCTL_ADV_ONEBUF = 1 << 25, SRRCTL_DROP_EN = 1 << 28,
-	QUEUE_ENABLE = 1 << 25, /* RXDCTL, TXDCTL */
 	TXDCTL_THRESH = (1 << 8) | 32, /* prefetch at 32 free, HTHRESH 1, WTHRESH 0: write back each RS */
 	MRQC_RSS = 1, MRQC_HASH_FIELDS = 0x00f30000, /* IPv4, IPv6, TCP and UDP over both */
 };
@@ -73,12 +71,6 @@ enum {
 #define RETA_SIZE 128u
 #define ERETA_SIZE 384u /* X550: the table goes on to 512 entries */
 #define MAX_RING 4096u
-
-/* The Microsoft RSS specification's example key: known, so hashes can be checked. */
-static const uint8_t default_key[LOBO_RSS_KEY_LEN] = {
-	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
-	0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
-	0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
 
 struct ixgbe_port {
 	struct lobo_pci_port base;
@@ -100,29 +92,6 @@ static void clear_bits(struct ixgbe_port *xp, uint32_t at, uint32_t bits) { wr(x
 
 static bool is_82599(const struct ixgbe_port *xp) { return !strcmp(xp->model->model, "82599"); }
 static bool is_x550(const struct ixgbe_port *xp) { return !strcmp(xp->model->model, "X550"); }
-
-static void sleep_ms(long ms) { nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000}, NULL); }
-
-static int64_t now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* Polls until (reg & mask) == want, for up to ms milliseconds by the clock:
- * every wait on the device is bounded, so a NIC that never answers gives an
- * error, not a hang. */
-static bool wait_reg(struct ixgbe_port *xp, uint32_t at, uint32_t mask, uint32_t want, int ms)
-{
-	int64_t end = now_ms() + ms;
-	while ((rd(xp, at) & mask) != want) {
-		if (now_ms() > end)
-			return false;
-		nanosleep(&(struct timespec){0, 100000}, NULL);
-	}
-	return true;
-}
 
 static int fail(struct ixgbe_port *xp, char *err, const char *what)
 {
@@ -150,12 +119,12 @@ static int global_reset(struct ixgbe_port *xp)
 {
 	mask_interrupts(xp);
 	set_bits(xp, CTRL, CTRL_GIO_DIS);
-	wait_reg(xp, STATUS, STATUS_GIO, 0, 100);
+	intel_wait(reg(xp, STATUS), STATUS_GIO, 0, 100);
 	set_bits(xp, CTRL, CTRL_RST | CTRL_LRST);
-	sleep_ms(1);
-	if (!wait_reg(xp, CTRL, CTRL_RST | CTRL_LRST, 0, 100))
+	intel_sleep_ms(1);
+	if (!intel_wait(reg(xp, CTRL), CTRL_RST | CTRL_LRST, 0, 100))
 		return -ETIMEDOUT;
-	sleep_ms(10);
+	intel_sleep_ms(10);
 	mask_interrupts(xp);
 	return 0;
 }
@@ -167,9 +136,9 @@ static int reset_device(struct ixgbe_port *xp, char *err)
 {
 	if (global_reset(xp))
 		return fail(xp, err, "does not finish its reset (CTRL.RST stays set)");
-	if (!wait_reg(xp, EEC, EEC_ARD, EEC_ARD, 100))
+	if (!intel_wait(reg(xp, EEC), EEC_ARD, EEC_ARD, 100))
 		return fail(xp, err, "does not finish reading its EEPROM (EEC.ARD stays clear)");
-	if (!wait_reg(xp, RDRXCTL, RDRXCTL_DMAIDONE, RDRXCTL_DMAIDONE, 100))
+	if (!intel_wait(reg(xp, RDRXCTL), RDRXCTL_DMAIDONE, RDRXCTL_DMAIDONE, 100))
 		return fail(xp, err, "does not finish initializing its DMA (RDRXCTL.DMAIDONE stays clear)");
 	return 0;
 }
@@ -196,20 +165,15 @@ static void clear_statistics(struct ixgbe_port *xp)
 		rd(xp, QUEUE(QPRDC, q));
 }
 
-/* Four bytes as the register takes them (lobo runs little-endian only: adv_ring.h). */
-static uint32_t le32(const uint8_t *b) { uint32_t v; memcpy(&v, b, 4); return v; }
-
 /* Receive-side scaling (7.1.2.8): the key, 128 one-byte table entries and,
- * on the X550, the 384 more it has (ERETA), repeating the 128: h % 512 % 128
- * is h % 128. */
+ * on the X550, the 384 more it has (ERETA) as three copies of the 128:
+ * h % 512 % 128 is h % 128. */
 static void write_rss(struct ixgbe_port *xp)
 {
-	for (uint32_t i = 0; i < LOBO_RSS_KEY_LEN / 4; i++)
-		wr(xp, RSSRK + 4 * i, le32(&xp->key[4 * i]));
-	for (uint32_t i = 0; i < RETA_SIZE / 4; i++)
-		wr(xp, RETA + 4 * i, le32(&xp->reta[4 * i]));
-	for (uint32_t i = 0; is_x550(xp) && i < ERETA_SIZE / 4; i++)
-		wr(xp, ERETA + 4 * i, le32(&xp->reta[4 * i % RETA_SIZE]));
+	intel_write_bytes(reg(xp, RSSRK), xp->key, sizeof xp->key);
+	intel_write_bytes(reg(xp, RETA), xp->reta, RETA_SIZE);
+	for (uint32_t at = 0; is_x550(xp) && at < ERETA_SIZE; at += RETA_SIZE)
+		intel_write_bytes(reg(xp, ERETA + at), xp->reta, RETA_SIZE);
 	wr(xp, MRQC, MRQC_RSS | MRQC_HASH_FIELDS);
 }
 
@@ -298,22 +262,13 @@ static void tx_init(struct ixgbe_port *xp, const struct lobo_port_info *info)
 	}
 }
 
-/* 4.6.7.1 and 4.6.8.1: a queue's enable bit (RXDCTL or TXDCTL) reads what
- * was written only once the queue has started or stopped; its tail moves
- * only after that (adv_rx_post and adv_tx_post do). */
-static bool queue_enable_bit(struct ixgbe_port *xp, uint32_t ctl, uint16_t q, uint32_t enable)
-{
-	wr(xp, QUEUE(ctl, q), (rd(xp, QUEUE(ctl, q)) & ~QUEUE_ENABLE) | enable);
-	return wait_reg(xp, QUEUE(ctl, q), QUEUE_ENABLE, enable, 100);
-}
-
 /* 4.6.7, last: the receiver on, with the security block's receive path halted
  * around it (SECRXCTRL.RX_DIS until SECRXSTAT.SECRX_RDY; like Linux, go on
  * after 40 ms without it). */
 static void rx_enable(struct ixgbe_port *xp)
 {
 	set_bits(xp, SECRXCTRL, SECRXCTRL_RX_DIS);
-	wait_reg(xp, SECRXSTAT, SECRXSTAT_RDY, SECRXSTAT_RDY, 40);
+	intel_wait(reg(xp, SECRXSTAT), SECRXSTAT_RDY, SECRXSTAT_RDY, 40);
 	wr(xp, RXCTRL, RXCTRL_RXEN);
 	clear_bits(xp, SECRXCTRL, SECRXCTRL_RX_DIS);
 }
@@ -325,11 +280,12 @@ static int setup_device(struct ixgbe_port *xp, struct lobo_port_info *info, char
 	clear_statistics(xp);
 	rx_init(xp, info);
 	tx_init(xp, info);
+	/* 4.6.7.1 and 4.6.8.1: the queues on; their tails move only after that (adv_rx_post, adv_tx_post). */
 	for (uint16_t q = 0; q < info->queues; q++)
-		if (!queue_enable_bit(xp, RXDCTL, q, QUEUE_ENABLE) || !queue_enable_bit(xp, TXDCTL, q, QUEUE_ENABLE))
+		if (!intel_queue_start(reg(xp, QUEUE(RXDCTL, q))) || !intel_queue_start(reg(xp, QUEUE(TXDCTL, q))))
 			return fail(xp, err, "does not enable its queues (RXDCTL/TXDCTL.ENABLE stays clear)");
 	rx_enable(xp);
-	wait_reg(xp, LINKS, LINKS_UP, LINKS_UP, 1000); /* a cable may be out: the port opens with its link down */
+	intel_wait(reg(xp, LINKS), LINKS_UP, LINKS_UP, 1000); /* a cable may be out: the port opens with its link down */
 	return 0;
 }
 
@@ -371,13 +327,6 @@ static struct lobo_link ixgbe_link(struct lobo_port *p)
 
 static void ixgbe_refresh_info(struct lobo_port *p) { lobo_port_link(p); /* which updates the info */ }
 
-/* 64-bit octet counters (36 bits used): the low half first, then the high. */
-static uint64_t rd64(struct ixgbe_port *xp, uint32_t at)
-{
-	uint64_t low = rd(xp, at);
-	return low | (uint64_t)rd(xp, at + 4) << 32;
-}
-
 /* Every counter read here clears when read (8.2.3.23). The 82599's counters
  * that do not are the virtual functions' (VFGPRC and the rest, which wrap
  * instead) and, in the register table as Snabb transcribes it, the
@@ -387,9 +336,9 @@ static void ixgbe_read_hw_counters(struct lobo_port *p)
 	struct ixgbe_port *xp = IXGBE(p);
 	struct lobo_hw_counters *hw = &p->hw;
 	hw->rx_packets += rd(xp, GPRC);
-	hw->rx_bytes += rd64(xp, GORCL);
+	hw->rx_bytes += intel_rd64(reg(xp, GORCL)); /* 36 bits used */
 	hw->tx_packets += rd(xp, GPTC);
-	hw->tx_bytes += rd64(xp, GOTCL);
+	hw->tx_bytes += intel_rd64(reg(xp, GOTCL));
 	for (uint32_t i = 0; i < 8; i++)
 		hw->rx_missed += rd(xp, MPC0 + 4 * i);
 	for (uint16_t q = 0; q < p->info.queues; q++)
@@ -410,45 +359,11 @@ static int ixgbe_set_rss(struct lobo_port *p, const uint8_t *key, const uint16_t
 	return 0;
 }
 
-/* A transmit queue's ring length, changed only while it is disabled. */
-static void tx_queue_length(struct ixgbe_port *xp, uint16_t q, uint32_t len, bool head_writeback)
-{
-	wr(xp, QUEUE(TDLEN, q), len * 16u);
-	wr(xp, QUEUE(TDH, q), 0);
-	wr(xp, QUEUE(TDT, q), 0);
-	wr(xp, QUEUE(TDWBAL, q), (rd(xp, QUEUE(TDWBAL, q)) & ~1u) | head_writeback);
-}
-
-/* Packetblaster: descriptors without RS, so neither the ring nor the head
- * write-back word is ever written; the head comes from TDH. */
+/* Packetblaster: descriptors without RS, so the NIC never writes the ring;
+ * the head comes from TDH. */
 static int ixgbe_tx_loop_start(struct lobo_port *p, uint16_t q, const struct lobo_frame *f, uint32_t n, char *err)
 {
-	struct ixgbe_port *xp = IXGBE(p);
-	struct adv_tx_ring *r = &xp->tx[q];
-	uint32_t len = adv_tx_loop_len(n, r->size);
-	if (r->head != r->tail || !len) {
-		lobo_err(err, "ixgbe: %s: %s", p->info.name, r->head != r->tail
-			 ? "frames are still in flight on the queue: reclaim them before starting a loop"
-			 : "the frames do not fit the transmit ring: use fewer frames or a larger tx_ring");
-		return -EINVAL;
-	}
-	if (!queue_enable_bit(xp, TXDCTL, q, 0)) {
-		lobo_err(err, "ixgbe: %s: transmit queue %u does not stop", p->info.name, q);
-		return -EIO;
-	}
-	tx_queue_length(xp, q, len, false);
-	int rc = adv_tx_loop_fill(r, f, n, len, &p->counters[q]);
-	if (rc) {
-		lobo_err(err, "ixgbe: %s: a frame of the loop is empty, too long or outside lobo_mem", p->info.name);
-		tx_queue_length(xp, q, r->size, true);
-	}
-	if (!queue_enable_bit(xp, TXDCTL, q, QUEUE_ENABLE) && !rc) {
-		lobo_err(err, "ixgbe: %s: transmit queue %u does not start again", p->info.name, q);
-		rc = -EIO;
-	}
-	if (!rc)
-		adv_tx_loop_kick(r, 0, &p->counters[q]);
-	return rc;
+	return intel_tx_loop_start(p, q, &IXGBE(p)->tx[q], reg(IXGBE(p), QUEUE(TDBAL, q)), f, n, err);
 }
 
 static uint32_t ixgbe_tx_loop_kick(struct lobo_port *p, uint16_t q)
@@ -459,14 +374,17 @@ static uint32_t ixgbe_tx_loop_kick(struct lobo_port *p, uint16_t q)
 
 static void ixgbe_tx_loop_stop(struct lobo_port *p, uint16_t q)
 {
-	struct ixgbe_port *xp = IXGBE(p);
-	queue_enable_bit(xp, TXDCTL, q, 0);
-	adv_tx_loop_end(&xp->tx[q], rd(xp, QUEUE(TDH, q)), &p->counters[q]);
-	tx_queue_length(xp, q, xp->tx[q].size, true);
-	queue_enable_bit(xp, TXDCTL, q, QUEUE_ENABLE);
+	intel_tx_loop_stop(p, q, &IXGBE(p)->tx[q], reg(IXGBE(p), QUEUE(TDBAL, q)));
 }
 
 /* ------------------------------------------------------------ open, close */
+
+static void port_free(struct ixgbe_port *xp)
+{
+	lobo_mem_free(&xp->rings);
+	free(xp->slots);
+	free(xp);
+}
 
 static void ixgbe_close(struct lobo_port *p)
 {
@@ -480,9 +398,7 @@ static void ixgbe_close(struct lobo_port *p)
 	if (xp->base.pci.lock_fd >= 0) /* a BAR lent to ixgbe_open_bar stays its owner's */
 		lobo_pci_bar_close(&xp->bar);
 	lobo_pci_close(&xp->base.pci);
-	lobo_mem_free(&xp->rings);
-	free(xp->slots);
-	free(xp);
+	port_free(xp);
 }
 
 /* Everything that needs no device: options, the port, its slots and ring
@@ -500,23 +416,22 @@ static int port_alloc(struct ixgbe_port **out, const struct lobo_pci_model *m, c
 		return -EINVAL;
 	}
 	struct ixgbe_port *xp = calloc(1, sizeof *xp);
-	if (xp)
-		xp->slots = calloc((size_t)info->queues * (info->rx_ring + info->tx_ring), sizeof *xp->slots);
-	if (!xp || !xp->slots) {
-		free(xp);
-		lobo_err(err, "ixgbe: out of memory");
-		return -ENOMEM;
+	if (!xp)
+		return lobo_fail(err, -ENOMEM, "ixgbe: out of memory");
+	xp->slots = calloc((size_t)info->queues * (info->rx_ring + info->tx_ring), sizeof *xp->slots);
+	if (!xp->slots) {
+		port_free(xp);
+		return lobo_fail(err, -ENOMEM, "ixgbe: out of memory");
 	}
 	rc = lobo_mem_alloc(&xp->rings, head_wb_at(info, info->queues), err);
 	if (rc) {
-		free(xp->slots);
-		free(xp);
+		port_free(xp);
 		return rc;
 	}
 	xp->base.pci = (struct lobo_pci){.lock_fd = -1, .config_fd = -1, .container = -1, .group = -1, .device_fd = -1};
 	xp->mem = mem;
 	xp->model = m;
-	memcpy(xp->key, default_key, sizeof xp->key);
+	memcpy(xp->key, intel_default_key, sizeof xp->key);
 	for (uint32_t i = 0; i < RETA_SIZE; i++)
 		xp->reta[i] = (uint8_t)(i % info->queues);
 	*out = xp;
@@ -536,14 +451,10 @@ static struct lobo_port *port_ready(struct ixgbe_port *xp, struct lobo_port_info
 	return &xp->base.port;
 }
 
-/* The PCI side of opening: the device (locked, its kernel driver unbound),
- * BAR0, and DMA into the caller's memory and the rings. */
-static int pci_attach(struct ixgbe_port *xp, const char *bdf, const char *params, char *err)
+/* The opened device's BAR0, and DMA into the caller's memory and the rings. */
+static int pci_attach(struct ixgbe_port *xp, const char *bdf, char *err)
 {
-	int rc = lobo_pci_port_open(&xp->base, bdf, params, xp->mem, err);
-	if (rc)
-		return rc;
-	rc = lobo_pci_bar_open(&xp->base.pci, 0, &xp->bar, err);
+	int rc = lobo_pci_bar_open(&xp->base.pci, 0, &xp->bar, err);
 	if (rc)
 		return rc;
 	if (!xp->bar.mmio || xp->bar.len < IXGBE_BAR_SIZE) {
@@ -566,7 +477,12 @@ static int ixgbe_open(struct lobo_port **out, const char *bdf, const char *param
 		rc = port_alloc(&xp, lobo_pci_model(vendor, device), params, mem, &info, err);
 	if (rc)
 		return rc;
-	rc = pci_attach(xp, bdf, params, err);
+	rc = lobo_pci_port_open(&xp->base, bdf, params, mem, err);
+	if (rc) { /* lobo_pci_open left the device as it was: closing it now would unbind it */
+		port_free(xp);
+		return rc;
+	}
+	rc = pci_attach(xp, bdf, err);
 	if (rc)
 		goto close;
 	rc = reset_device(xp, err);

@@ -105,6 +105,7 @@ static const struct lobo_pci_bar *bar(struct virtio_port *vp, unsigned i, char *
 static bool find_modern(struct virtio_port *vp, char *err)
 {
 	const struct lobo_pci *pci = &vp->base.pci;
+	struct region *by_type[] = {[CAP_COMMON] = &vp->common, [CAP_NOTIFY] = &vp->notify, [CAP_DEVICE] = &vp->device};
 	uint16_t pci_status = 0;
 	uint8_t at = 0;
 	struct { uint8_t vndr, next, len, cfg_type, bar, pad[3]; uint32_t offset, length, notify_multiplier; } cap;
@@ -114,8 +115,7 @@ static bool find_modern(struct virtio_port *vp, char *err)
 	for (int guard = 0; at >= 0x40 && guard < 48; guard++, at = cap.next) {
 		if (lobo_pci_config_read(pci, at & ~3u, &cap, sizeof cap))
 			return false;
-		struct region *r = cap.vndr != 0x09 ? NULL : cap.cfg_type == CAP_COMMON ? &vp->common
-				 : cap.cfg_type == CAP_NOTIFY ? &vp->notify : cap.cfg_type == CAP_DEVICE ? &vp->device : NULL;
+		struct region *r = cap.vndr == 0x09 && cap.cfg_type <= CAP_DEVICE ? by_type[cap.cfg_type] : NULL;
 		if (!r || r->bar) /* the first capability of a type wins (4.1.4) */
 			continue;
 		*r = (struct region){bar(vp, cap.bar, err), cap.offset};
@@ -308,10 +308,9 @@ static int init_device(struct virtio_port *vp, struct lobo_port_info *info, char
 	uint8_t s = (uint8_t)(S_ACKNOWLEDGE | S_DRIVER | (vp->modern ? S_FEATURES_OK : 0));
 	if (vp->modern) { /* legacy devices have no FEATURES_OK step */
 		set_status(vp, s);
-		if (!(status(vp) & S_FEATURES_OK)) {
-			lobo_err(err, "virtio: %s refused features %#llx", bdf, (unsigned long long)vp->features);
-			return -ENOTSUP;
-		}
+		if (!(status(vp) & S_FEATURES_OK))
+			return lobo_fail(err, -ENOTSUP, "virtio: %s refused features %#llx", bdf,
+					 (unsigned long long)vp->features);
 	}
 	/* A device without VIRTIO_F_ACCESS_PLATFORM (and every legacy one)
 	 * bypasses the IOMMU and takes physical addresses. */

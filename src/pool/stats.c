@@ -8,11 +8,12 @@
  * flock on the file for as long as it lives: the kernel drops the lock when
  * the process ends, however it ends (kill -9 included), so a reader that can
  * take the lock has found a file nobody will update again, and removes it. */
-#include "lobo.h"
+#include "port.h" /* the port's info and hardware counters as they are, without refreshing */
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,8 +130,13 @@ void lobo_stats_publish(struct lobo_stats *stats)
 	struct timespec now;
 	if (!f)
 		return; /* never opened: nothing to publish to */
-	for (uint32_t i = 0; i < stats->nports; i++)
-		lobo_port_info(stats->ports[i]); /* refreshing may take syscalls: before the write starts */
+	/* Refreshing info and reading a NIC's statistics registers takes system
+	 * calls or register reads (each an exit under emulation): all before the
+	 * write starts, so that the odd window is a few copies long. */
+	for (uint32_t i = 0; i < stats->nports; i++) {
+		lobo_port_info(stats->ports[i]);
+		lobo_port_hw_counters(stats->ports[i]);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	/* Odd, then a release fence: no store below moves above it. */
 	__atomic_store_n(&f->seq, f->seq + 1, __ATOMIC_RELAXED);
@@ -138,10 +144,10 @@ void lobo_stats_publish(struct lobo_stats *stats)
 	for (uint32_t i = 0; i < stats->nports; i++) {
 		struct lobo_port *port = stats->ports[i];
 		struct lobo_stats_port *out = &f->port[i];
-		out->info = *lobo_port_info(port);
+		out->info = port->info;
 		for (uint16_t q = 0; q < out->info.queues && q < LOBO_MAX_QUEUES; q++)
 			out->queue[q] = *lobo_port_counters(port, q);
-		out->hw = *lobo_port_hw_counters(port);
+		out->hw = port->hw;
 		lobo_port_counters_sum(port, &out->total);
 	}
 	f->nports = stats->nports;
@@ -165,8 +171,10 @@ static int copy_one_publish(const struct lobo_stats_file *f, struct lobo_stats_f
 {
 	for (int tries = 0; tries < READ_TRIES; tries++) {
 		uint64_t seq = __atomic_load_n(&f->seq, __ATOMIC_ACQUIRE);
-		if (seq & 1)
-			continue; /* a publish is under way */
+		if (seq & 1) { /* a publish is under way: on one CPU only its writer can end it */
+			sched_yield();
+			continue;
+		}
 		memcpy(copy, f, sizeof *copy);
 		/* The copy's loads complete before seq is read again. */
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);

@@ -86,8 +86,36 @@ static void take_report(struct tool_loop *l, uint64_t now, bool final)
 		l->run->report(r, l->run->ctx);
 }
 
+/* Hugepages only matter to a device doing DMA (kernel-backed ports copy or
+ * map pages themselves): a pci: port on 4 KiB pages works through VFIO, but
+ * every buffer costs the IOMMU and the TLB a separate entry. And a device
+ * without an IOMMU between it and memory can write anywhere. Said once the
+ * run has started, so that a bad input fails with its one line alone. */
+static void warn_pci(const struct tool_session *s, const struct tool_run *run)
+{
+	char line[LOBO_ERR_LEN];
+	bool small_pages_told = false;
+	for (uint16_t i = 0; i < s->nports && run->warn; i++) {
+		const struct lobo_port_info *info = lobo_port_info(s->port[i]);
+		if (strncmp(info->name, "pci:", 4))
+			continue;
+		if (!s->mem.huge && !small_pages_told) {
+			snprintf(line, sizeof line, "no hugepages, so %s runs on 4 KiB pages, slower "
+				 "(echo 64 > /proc/sys/vm/nr_hugepages)", info->name);
+			run->warn(line, run->ctx);
+			small_pages_told = true;
+		}
+		if (strstr(info->mode, "no-iommu") || strstr(info->mode, "iommu bypassed")) {
+			snprintf(line, sizeof line, "%s has no IOMMU between it and memory: it could write anywhere "
+				 "(no isolation)", info->name);
+			run->warn(line, run->ctx);
+		}
+	}
+}
+
 void tool_loop_start(struct tool_loop *l, struct tool_session *s, const struct tool_run *run)
 {
+	warn_pci(s, run);
 	memset(l, 0, sizeof *l);
 	l->s = s;
 	l->run = run;

@@ -143,7 +143,9 @@ class Port(_Closing):
 
     def counters(self):
         """Counters summed over the queues, as a dict."""
-        c = lobo_counters()
+        # ctypes aligns to 8 bytes at most; C may rely on the struct's 64, so place it by hand.
+        raw = ctypes.create_string_buffer(ctypes.sizeof(lobo_counters) + 63)
+        c = lobo_counters.from_address(-ctypes.addressof(raw) % 64 + ctypes.addressof(raw))
         lib.lobo_port_counters_sum(self.c, ctypes.byref(c))
         return {k: getattr(c, k) for k in COUNTERS}
 
