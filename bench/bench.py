@@ -252,7 +252,7 @@ def report(res_path, meta_path, docs):
         for (mode, batch) in sorted(ring, key=lambda k: (['rx', 'tx', 'fwd'].index(k[0]), k[1])):
             med = [statistics.median(col) for col in zip(*ring[(mode, batch)])]
             out.append('| %s | %d | %.3g | %.1f | %.0f |' % (mode, batch, *med))
-    profile = os.path.join(docs, 'bench', 'profile.md')  # bench/instructions writes it: callgrind, not this run
+    profile = os.path.join(docs, 'bench', 'profile.md')  # by hand, from bench/instructions: not this run's
     if os.path.exists(profile):
         out += ['', open(profile).read().rstrip()]
     out += ['', '## Plots', ''] + ['![%s](bench/%s)' % (p[:-4], p) for p in pngs if p]
