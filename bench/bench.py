@@ -4,7 +4,7 @@ start-up, and turn results.tsv into docs/BENCHMARKS.md and docs/bench/*.png."""
 import json, os, re, signal, socket, statistics, subprocess, sys, time
 
 # Goals from the issue, as lobo/peer: (comparison, workload or None for all) -> (op, bound).
-GOALS = {('null', None): ('>=', 1.5), ('afpacket', None): ('>=', 2), ('afxdp', None): ('>=', 1.2),
+GOALS = {('null', None): ('>=', 2), ('afpacket', None): ('>=', 2), ('afxdp', None): ('>=', 1.2),
          ('lab', None): ('>=', 1), ('startup', None): ('<=', 0.1), ('memory', 'total'): ('<=', 0.1),
          ('ring', 'fwd batch 32'): ('>=', 3)}
 SWEEPS = {'batch': ('batch size (frames per call)',
@@ -22,20 +22,41 @@ def testpmd(nports):
         print('%.4f %.4f' % (sum(rx[-n:]) / 1e6, sum(tx[-n:]) / 1e6))
 
 
-def lobo(field):
-    """Mpps of `field` summed over the ports of the --json summary (the last line).
-    Objects are read as pairs: two ports may share a name (fwd null: null:)."""
+def lobo(field, total=None):
+    """Mpps of `field` summed over the ports of the --json summary (the last line);
+    with `total`, the count itself. Objects are read as pairs: two ports may share a
+    name (fwd null: null:)."""
     summary = None
     for line in sys.stdin:
         try:
             obj = dict(json.loads(line, object_pairs_hook=list))
         except (ValueError, TypeError):
             continue
-        if obj.get('seconds'):
+        if obj.get('seconds') or (total and obj.get('type') == 'summary'):
             summary = obj
     if summary:
         ports = [dict(p[1] if isinstance(p, tuple) else p) for p in summary.get('ports', [])]  # {} or []
-        print('%.4f' % (sum(p.get(field, 0) for p in ports) / summary['seconds'] / 1e6))
+        frames = sum(p.get(field, 0) for p in ports)
+        print(frames if total else '%.4f' % (frames / summary['seconds'] / 1e6))
+
+
+CALLS = ['rx_poll', 'rx_post', 'tx_post', 'tx_reclaim', 'pool_alloc', 'pool_free']
+
+
+def callgrind(wl, binary, small, n_small, large, n_large):
+    """A row of bench/instructions: instructions per frame of all of lobo (main, the
+    difference of the two runs) and of each port and pool call (inclusive, the large run)."""
+    def inclusive(path):
+        out = subprocess.run(['callgrind_annotate', '--inclusive=yes', '--threshold=100', path],
+                             capture_output=True, text=True).stdout
+        ir = {}
+        for m in re.finditer(r'^\s*([\d,]+) \([^)]*\)\s+\S+:(\S+)', out, re.M):
+            ir[m.group(2)] = ir.get(m.group(2), 0) + int(m.group(1).replace(',', ''))
+        return ir
+    a, b, n_small, n_large = inclusive(small), inclusive(large), int(n_small), int(n_large)
+    calls = [b.get('lobo_' + c, 0) / n_large for c in CALLS]
+    print('| %s | %s | %.1f | %s | %.1f |' % (wl.replace('_', ' '), binary, (b['main'] - a['main']) / (n_large - n_small),
+                                             ' | '.join('%.1f' % c for c in calls), sum(calls)))
 
 
 def xdpbench():
@@ -231,6 +252,9 @@ def report(res_path, meta_path, docs):
         for (mode, batch) in sorted(ring, key=lambda k: (['rx', 'tx', 'fwd'].index(k[0]), k[1])):
             med = [statistics.median(col) for col in zip(*ring[(mode, batch)])]
             out.append('| %s | %d | %.3g | %.1f | %.0f |' % (mode, batch, *med))
+    profile = os.path.join(docs, 'bench', 'profile.md')  # by hand, from bench/instructions: not this run's
+    if os.path.exists(profile):
+        out += ['', open(profile).read().rstrip()]
     out += ['', '## Plots', ''] + ['![%s](bench/%s)' % (p[:-4], p) for p in pngs if p]
     out += ['', '## How it was measured', '',
             '- Cores: %s. testpmd runs its main lcore and its one forwarding lcore on the same CPU'
@@ -288,5 +312,5 @@ def report(res_path, meta_path, docs):
 
 
 if __name__ == '__main__':
-    sys.exit({'testpmd': testpmd, 'lobo': lobo, 'xdpbench': xdpbench, 'startup': startup,
+    sys.exit({'testpmd': testpmd, 'lobo': lobo, 'xdpbench': xdpbench, 'startup': startup, 'callgrind': callgrind,
               'report': report}[sys.argv[1]](*sys.argv[2:]))

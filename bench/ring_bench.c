@@ -5,7 +5,7 @@
  * consumes transmit descriptors in memory the way the NIC's DMA does, with
  * tail "registers" that are plain memory words. No emulator in the way.
  *
- *   ring_bench [--seconds S] [--cpu N --nic-cpu M] [--batches 1,2,...]
+ *   ring_bench [--seconds S] [--cpu N] [--nic-cpu M | --one-core] [--batches 1,2,...]
  *
  * For rx (poll, repost), tx (reclaim, post) and fwd (poll, post to the
  * transmit ring, reclaim, repost) at each batch size, prints one line
@@ -88,29 +88,41 @@ static void count(void *ctx, const uint8_t *frame, uint32_t len, uint32_t ctl, u
 	(*(uint64_t *)ctx)++;
 }
 
-/* The software NIC: on its turn, receives a FRAME-byte frame into every
- * posted buffer and sends whatever the driver posted, writing the head back. */
+/* The software NIC's turn: receives a FRAME-byte frame into every posted
+ * buffer and sends whatever the driver posted, writing the head back. */
+static void nic_work(struct bench *b)
+{
+	static const uint8_t frame[FRAME] = {0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x88, 0xb5};
+	const struct double_wb wb = {.rss_hash = 0x12345678, .rss_type = 1};
+	while ((b->mode & RX) && double_rx_fill(&b->nic_rx, frame, FRAME, BUF, &wb))
+		;
+	while ((b->mode & TX) && double_tx_drain(&b->nic_tx, RING, count, &b->nic_sent))
+		;
+}
+
 static void *nic(void *arg)
 {
 	struct bench *b = arg;
-	static const uint8_t frame[FRAME] = {0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x88, 0xb5};
-	const struct double_wb wb = {.rss_hash = 0x12345678, .rss_type = 1};
 	pin(b->nic_cpu);
 	while (!atomic_load_explicit(&b->stop, memory_order_relaxed)) {
 		if (!atomic_load_explicit(&b->nic_turn, memory_order_acquire))
 			continue;
-		while ((b->mode & RX) && double_rx_fill(&b->nic_rx, frame, FRAME, BUF, &wb))
-			;
-		while ((b->mode & TX) && double_tx_drain(&b->nic_tx, RING, count, &b->nic_sent))
-			;
+		nic_work(b);
 		atomic_store_explicit(&b->nic_turn, false, memory_order_release);
 	}
 	return NULL;
 }
 
-/* The driver side hands over to the NIC and waits until it is done. */
+/* The driver side hands over to the NIC and waits until it is done; with
+ * --one-core the NIC's turn runs right here, so descriptors stay in this
+ * core's cache and a run is deterministic (callgrind counts the ring code's
+ * instructions exactly). */
 static void nic_turn(struct bench *b)
 {
+	if (b->nic_cpu < 0) {
+		nic_work(b);
+		return;
+	}
 	atomic_store_explicit(&b->nic_turn, true, memory_order_release);
 	while (atomic_load_explicit(&b->nic_turn, memory_order_acquire))
 		;
@@ -227,7 +239,8 @@ static void measure(struct bench *b, enum mode mode, uint16_t batch, double seco
 		for (uint32_t i = 0; i < 2 * MAX_BATCH; i++, held++)
 			f[i] = (struct lobo_frame){.data = b->mem.base + (RING + i) * BUF, .len = FRAME, .tag = RING + i};
 	pin(cpu);
-	pthread_create(&t, NULL, nic, b);
+	if (b->nic_cpu >= 0)
+		pthread_create(&t, NULL, nic, b);
 	static double sample[1 << 16]; /* cycles per frame of each stretch of 64 rounds */
 	uint32_t samples = 0;
 	double start = seconds_now(), end = start + seconds, warm_end = start + seconds / 10;
@@ -250,7 +263,8 @@ static void measure(struct bench *b, enum mode mode, uint16_t batch, double seco
 			sample[samples++] = (double)(r.busy - before.busy) / (r.frames - before.frames);
 	}
 	atomic_store(&b->stop, true);
-	pthread_join(t, NULL);
+	if (b->nic_cpu >= 0)
+		pthread_join(t, NULL);
 	double cycles = median(sample, samples);
 	printf("ring %s %u %.2f %.1f %llu\n", names[mode], batch, cycles ? tick_hz / cycles / 1e6 : 0, cycles,
 	       (unsigned long long)(r.preempted - warm.preempted));
@@ -272,17 +286,20 @@ int main(int argc, char **argv)
 	char err[LOBO_ERR_LEN], batches[128] = "1,2,4,8,16,32,64,128,256";
 	double seconds = 1;
 	int cpu = 1, nic_cpu = 0;
-	for (int i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--seconds"))
-			seconds = atof(argv[i + 1]);
-		else if (!strcmp(argv[i], "--cpu"))
-			cpu = atoi(argv[i + 1]);
-		else if (!strcmp(argv[i], "--nic-cpu"))
-			nic_cpu = atoi(argv[i + 1]);
-		else if (!strcmp(argv[i], "--batches"))
-			snprintf(batches, sizeof batches, "%s", argv[i + 1]);
+	for (int i = 1; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(argv[i], "--one-core"))
+			nic_cpu = -1;
+		else if (v && !strcmp(argv[i], "--seconds"))
+			seconds = atof(argv[++i]);
+		else if (v && !strcmp(argv[i], "--cpu"))
+			cpu = atoi(argv[++i]);
+		else if (v && !strcmp(argv[i], "--nic-cpu"))
+			nic_cpu = atoi(argv[++i]);
+		else if (v && !strcmp(argv[i], "--batches"))
+			snprintf(batches, sizeof batches, "%s", argv[++i]);
 		else {
-			fprintf(stderr, "usage: ring_bench [--seconds S] [--cpu N] [--nic-cpu M] [--batches 1,2,...]\n");
+			fprintf(stderr, "usage: ring_bench [--seconds S] [--cpu N] [--nic-cpu M | --one-core] [--batches 1,2,...]\n");
 			return 2;
 		}
 	}
@@ -295,8 +312,11 @@ int main(int argc, char **argv)
 	double hz = tick_rate();
 	double load = 0;
 	getloadavg(&load, 1);
-	printf("# ring_bench: %.2f GHz TSC, %s pages, load %.2f, rings of %u, %u-byte frames, CPU %d (NIC on %d)\n",
-	       hz / 1e9, b->mem.huge ? "2 MiB" : "4 KiB", load, RING, FRAME, cpu, nic_cpu);
+	char where[32] = "the same core";
+	if (nic_cpu >= 0)
+		snprintf(where, sizeof where, "CPU %d", nic_cpu);
+	printf("# ring_bench: %.2f GHz TSC, %s pages, load %.2f, rings of %u, %u-byte frames, CPU %d (NIC on %s)\n",
+	       hz / 1e9, b->mem.huge ? "2 MiB" : "4 KiB", load, RING, FRAME, cpu, where);
 	for (enum mode m = RX; m <= FWD; m++)
 		for (char *s = batches; *s;) {
 			long n = strtol(s, &s, 10);

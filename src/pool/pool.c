@@ -46,28 +46,42 @@ void lobo_pool_destroy(struct lobo_pool *pool)
 	memset(pool, 0, sizeof *pool);
 }
 
+/* The stack, its top and the counts are read into locals once per batch: the
+ * stores into frames and refs would otherwise make the compiler read them
+ * again for every frame. */
 uint32_t lobo_pool_alloc(struct lobo_pool *pool, struct lobo_frame *out, uint32_t n)
 {
-	if (n > pool->free_count)
-		n = pool->free_count;
+	uint32_t top = pool->free_count, size = pool->buf_size;
+	const uint32_t *stack = pool->stack;
+	uint16_t *refs = pool->refs;
+	uint8_t *base = pool->base;
+	if (n > top)
+		n = top;
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t idx = pool->stack[--pool->free_count];
-		pool->refs[idx] = 1;
-		out[i] = (struct lobo_frame){.data = lobo_pool_buf(pool, idx), .len = pool->buf_size, .tag = idx};
+		uint32_t idx = stack[--top];
+		refs[idx] = 1;
+		out[i] = (struct lobo_frame){.data = base + (size_t)idx * size, .len = size, .tag = idx};
 	}
+	pool->free_count = top;
 	return n;
 }
 
 void lobo_pool_free(struct lobo_pool *pool, const struct lobo_frame *frames, uint32_t n)
 {
+	uint32_t top = pool->free_count, count = pool->count;
+	uint32_t *stack = pool->stack;
+	uint16_t *refs = pool->refs;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t idx = frames[i].tag;
 		/* Pushing a buffer twice would hand it to two owners later. */
-		if (idx >= pool->count || !pool->refs[idx]) {
+		if (idx >= count || !refs[idx]) {
 			pool->double_frees++;
 			continue;
 		}
-		if (--pool->refs[idx] == 0)
-			pool->stack[pool->free_count++] = (uint32_t)idx;
+		/* A buffer with references left is not in the stack, so the slot
+		 * at top is free to write whether or not the push counts. */
+		stack[top] = (uint32_t)idx;
+		top += --refs[idx] == 0;
 	}
+	pool->free_count = top;
 }

@@ -70,25 +70,34 @@ static uint16_t afp_rx_post(struct lobo_port *p, uint16_t q, const struct lobo_f
 	return lobo_ring_put(&((struct afpacket_port *)p)->q[q].posted, f, n);
 }
 
-/* The next received packet, handing finished blocks back to the kernel. A
- * block is released one call late, after its last packet has been copied. */
-static struct tpacket3_hdr *rx_next(struct afpacket_port *ap, struct queue *q)
+static struct tpacket_block_desc *rx_block(const struct afpacket_port *ap, const struct queue *q)
 {
-	struct tpacket_block_desc *b = (void *)(q->map + (size_t)q->rx_block * ap->rx_block_size);
-	if (!q->rx_left && q->rx_open) {
-		__atomic_store_n(&b->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+	return (void *)(q->map + (size_t)q->rx_block * ap->rx_block_size);
+}
+
+/* Hands the block just read back to the kernel (one call late, after its
+ * last packet has been copied) and opens the next once the kernel has
+ * filled it; false while it has not. */
+static bool rx_next_block(struct afpacket_port *ap, struct queue *q)
+{
+	if (q->rx_open) {
+		__atomic_store_n(&rx_block(ap, q)->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
 		q->rx_open = false;
 		q->rx_block = (q->rx_block + 1) % ap->rx_blocks;
-		b = (void *)(q->map + (size_t)q->rx_block * ap->rx_block_size);
 	}
-	if (!q->rx_open) {
-		if (!(__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
-			return NULL;
-		q->rx_open = true;
-		q->rx_left = b->hdr.bh1.num_pkts;
-		q->rx_pkt = (uint8_t *)b + b->hdr.bh1.offset_to_first_pkt;
-	}
-	if (!q->rx_left)
+	struct tpacket_block_desc *b = rx_block(ap, q);
+	if (!(__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+		return false;
+	q->rx_open = true;
+	q->rx_left = b->hdr.bh1.num_pkts;
+	q->rx_pkt = (uint8_t *)b + b->hdr.bh1.offset_to_first_pkt;
+	return q->rx_left != 0;
+}
+
+/* The next received packet, or NULL. */
+static struct tpacket3_hdr *rx_next(struct afpacket_port *ap, struct queue *q)
+{
+	if (!q->rx_left && !rx_next_block(ap, q))
 		return NULL;
 	struct tpacket3_hdr *h = (void *)q->rx_pkt;
 	q->rx_pkt += h->tp_next_offset;
@@ -144,6 +153,8 @@ static uint16_t afp_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame 
 	struct queue *q = &ap->q[qi];
 	struct lobo_counters *c = &p->counters[qi];
 	struct tpacket3_hdr *h;
+	uint32_t max_frame = p->info.max_frame;
+	uint64_t bytes = 0;
 	uint16_t n = 0;
 	if (++q->polls % POLLS_PER_STATS == 0)
 		count_kernel_drops(q, c);
@@ -151,10 +162,10 @@ static uint16_t afp_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame 
 		const struct sockaddr_ll *sll = (const void *)((uint8_t *)h + TPACKET_ALIGN(sizeof *h));
 		if (sll->sll_pkttype == PACKET_OUTGOING) /* kernels without PACKET_IGNORE_OUTGOING */
 			continue;
-		struct lobo_frame *buf = &q->posted.slot[q->posted.head & q->posted.mask];
+		const struct lobo_frame *buf = &q->posted.slot[q->posted.head & q->posted.mask];
 		uint32_t len = frame_len(h);
 		/* cut short by the ring's frame size, or larger than the link carries (GRO) */
-		if (h->tp_snaplen < h->tp_len || h->tp_snaplen < ETH_HLEN || len > p->info.max_frame) {
+		if (h->tp_snaplen < h->tp_len || h->tp_snaplen < ETH_HLEN || len > max_frame) {
 			c->rx_errors++;
 			continue;
 		}
@@ -164,11 +175,15 @@ static uint16_t afp_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame 
 		}
 		rx_copy(h, buf, len);
 		q->posted.head++;
-		f[n] = (struct lobo_frame){.data = buf->data, .len = len, .tag = buf->tag};
+		f[n].data = buf->data; /* the fields a frame without flags has */
+		f[n].len = len;
+		f[n].flags = 0;
+		f[n].tag = buf->tag;
 		n++;
-		c->rx_bytes += len;
+		bytes += len;
 	}
 	c->rx_packets += n;
+	c->rx_bytes += bytes;
 	c->copies += n;
 	return n;
 }
@@ -225,12 +240,13 @@ static uint16_t afp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_
 	struct lobo_counters *c = &p->counters[qi];
 	uint32_t room = q->done.mask + 1 - (q->done.tail - q->done.head);
 	uint16_t taken = 0, queued = 0;
+	uint64_t bytes = 0;
 	for (; taken < n && taken < room; taken++) {
 		if (!tx_frame_ok(ap, &f[taken])) {
 			c->tx_errors++;
 			continue;
 		}
-		struct tpacket3_hdr *h = tx_slot(ap, q, q->tx_next);
+		struct tpacket3_hdr *h = tx_slot(ap, q, q->tx_next + queued);
 		if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) != TP_STATUS_AVAILABLE)
 			break; /* ring full: the kernel has not sent this slot yet */
 		/* hdr_len = the whole frame: tpacket_snd copies that much into the
@@ -242,12 +258,13 @@ static uint16_t afp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_
 		h->tp_len = h->tp_snaplen = f[taken].len + VNET_LEN;
 		h->tp_next_offset = 0;
 		__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
-		q->tx_next++;
 		queued++;
-		c->tx_bytes += f[taken].len;
+		bytes += f[taken].len;
 	}
 	lobo_ring_put(&q->done, f, taken);
+	q->tx_next += queued;
 	c->tx_packets += queued;
+	c->tx_bytes += bytes;
 	c->copies += queued;
 	if (queued)
 		kick(ap, q, c);

@@ -23,9 +23,10 @@ static uint16_t null_rx_poll(struct lobo_port *p, uint16_t q, struct lobo_frame 
 {
 	struct null_port *np = (struct null_port *)p;
 	uint16_t n = lobo_ring_take(&np->rx[q], f, max);
+	uint32_t size = np->size;
 	uint64_t bytes = 0;
 	for (uint16_t i = 0; i < n; i++) {
-		f[i].len = np->size < f[i].len ? np->size : f[i].len; /* a frame never outgrows its buffer */
+		f[i].len = size < f[i].len ? size : f[i].len; /* a frame never outgrows its buffer */
 		f[i].flags = 0;
 		bytes += f[i].len;
 	}

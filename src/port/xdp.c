@@ -59,28 +59,38 @@ struct xdp_port {
 
 /* ------------------------------------------------------------- data path */
 
-static bool in_umem(const struct xdp_port *xp, const uint8_t *data, uint32_t len)
+/* [data, data + len) lies in the UMEM [base, base + mem_len). The bounds come
+ * as values so that a batch's loop keeps them in registers. */
+static bool in_umem(const uint8_t *data, size_t len, const uint8_t *base, size_t mem_len)
 {
-	return data >= xp->mem->base && (size_t)(data - xp->mem->base) + len <= xp->mem->len;
+	return data >= base && (size_t)(data - base) + len <= mem_len;
 }
 
+/* Where the tag of the buffer at UMEM offset addr is kept: chunk is a power
+ * of two, so a shift, not a division, per frame. */
+static uint64_t *rx_tag(const struct xdp_port *xp, uint64_t addr)
+{
+	return &xp->rx_tag[addr >> __builtin_ctz(xp->chunk)];
+}
+
+/* The fill ring's entries are reserved for the whole batch and given back
+ * for buffers not taken, so one pass checks and posts each buffer. */
 static uint16_t xdp_rx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
 {
 	struct xdp_port *xp = (struct xdp_port *)p;
 	struct xdp_queue *q = &xp->q[qi];
-	uint16_t ok = 0;
-	uint32_t idx;
+	const uint8_t *base = xp->mem->base;
+	size_t mem_len = xp->mem->len;
+	uint32_t idx, chunk = xp->chunk, room = xsk_prod_nb_free(&q->fill, n);
+	uint16_t take = (uint16_t)xsk_ring_prod__reserve(&q->fill, n < room ? n : (uint16_t)room, &idx), ok;
 	/* A buffer must lie in the UMEM and hold a whole chunk: the kernel writes
 	 * up to chunk bytes from its start (XDP_PACKET_HEADROOM, then the frame). */
-	while (ok < n && f[ok].len >= xp->chunk && in_umem(xp, f[ok].data, xp->chunk))
-		ok++;
-	uint32_t room = xsk_prod_nb_free(&q->fill, ok);
-	ok = (uint16_t)xsk_ring_prod__reserve(&q->fill, ok < room ? ok : room, &idx);
-	for (uint16_t i = 0; i < ok; i++) {
-		uint64_t addr = (uint64_t)(f[i].data - xp->mem->base);
-		xp->rx_tag[addr / xp->chunk] = f[i].tag;
-		*xsk_ring_prod__fill_addr(&q->fill, idx + i) = addr;
+	for (ok = 0; ok < take && f[ok].len >= chunk && in_umem(f[ok].data, chunk, base, mem_len); ok++) {
+		uint64_t addr = (uint64_t)(f[ok].data - base);
+		*rx_tag(xp, addr) = f[ok].tag;
+		*xsk_ring_prod__fill_addr(&q->fill, idx + ok) = addr;
 	}
+	q->fill.cached_prod -= take - ok;
 	xsk_ring_prod__submit(&q->fill, ok);
 	return ok;
 }
@@ -115,11 +125,12 @@ static uint16_t xdp_rx_poll(struct lobo_port *p, uint16_t qi, struct lobo_frame 
 	uint32_t idx;
 	uint64_t bytes = 0;
 	uint16_t n = (uint16_t)xsk_ring_cons__peek(&q->rx, max, &idx);
-	for (uint16_t i = 0; i < n; i++) {
+	for (uint16_t i = 0; i < n; i++) { /* the fields a frame without flags has */
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, idx + i);
-		uint64_t start = xsk_umem__extract_addr(d->addr);
-		f[i] = (struct lobo_frame){.data = xp->mem->base + xsk_umem__add_offset_to_addr(d->addr),
-					   .len = d->len, .tag = xp->rx_tag[start / xp->chunk]};
+		f[i].data = xp->mem->base + xsk_umem__add_offset_to_addr(d->addr);
+		f[i].len = d->len;
+		f[i].flags = 0;
+		f[i].tag = *rx_tag(xp, xsk_umem__extract_addr(d->addr));
 		bytes += d->len;
 	}
 	xsk_ring_cons__release(&q->rx, n);
@@ -152,45 +163,77 @@ static void kick_tx(struct xdp_queue *q, struct lobo_counters *c, uint32_t frame
 }
 
 /* A frame the kernel can send: inside the UMEM (the kernel only reads from
- * it) and no longer than a chunk (xp_unaligned_validate_desc). */
+ * it) and no longer than a chunk (xp_unaligned_validate_desc). The bounds
+ * come as values so that a batch's loop keeps them in registers. */
+static bool sendable(const struct lobo_frame *f, const uint8_t *base, size_t mem_len, uint32_t chunk)
+{
+	return f->len && f->len <= chunk && in_umem(f->data, f->len, base, mem_len);
+}
+
 static bool tx_frame_ok(const struct xdp_port *xp, const struct lobo_frame *f)
 {
-	return f->len && f->len <= xp->chunk && in_umem(xp, f->data, f->len);
+	return sendable(f, xp->mem->base, xp->mem->len, xp->chunk);
+}
+
+/* Frames of a batch that tx_post took, each to the ring it belongs on: sent
+ * (the kernel has it) or refused (handed back by the next tx_reclaim). */
+static void sort_taken(struct xdp_port *xp, struct xdp_queue *q, const struct lobo_frame *f, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++)
+		lobo_ring_put(tx_frame_ok(xp, &f[i]) ? &q->sent : &q->refused, &f[i], 1);
 }
 
 /* A frame the kernel could not send is taken all the same, counted in
  * tx_errors and handed back by the next tx_reclaim, so the caller counts it
- * nowhere else. */
+ * nowhere else. One pass writes the descriptors; the batch then goes onto
+ * the sent ring in one copy (frame by frame only when some were refused). */
 static uint16_t xdp_tx_post(struct lobo_port *p, uint16_t qi, const struct lobo_frame *f, uint16_t n)
 {
 	struct xdp_port *xp = (struct xdp_port *)p;
 	struct xdp_queue *q = &xp->q[qi];
 	struct lobo_counters *c = &p->counters[qi];
 	uint32_t idx, room = p->info.tx_ring - (q->sent.tail - q->sent.head) - (q->refused.tail - q->refused.head);
-	uint16_t take = n < room ? n : (uint16_t)room, good = 0, k = 0;
+	uint16_t take = n < room ? n : (uint16_t)room, good = 0;
 	uint64_t bytes = 0;
-	for (uint16_t i = 0; i < take; i++)
-		good += tx_frame_ok(xp, &f[i]);
-	if (xsk_ring_prod__reserve(&q->tx, good, &idx) != good) /* room <= free tx ring: never */
+	if (xsk_ring_prod__reserve(&q->tx, take, &idx) != take) /* room <= free tx ring: never */
 		return 0;
-	for (uint16_t i = 0; i < take; i++) {
-		if (!tx_frame_ok(xp, &f[i])) {
-			lobo_ring_put(&q->refused, &f[i], 1);
-			c->tx_errors++;
+	const uint8_t *base = xp->mem->base;
+	size_t mem_len = xp->mem->len;
+	struct xdp_desc *desc = q->tx.ring;
+	for (uint32_t i = 0, mask = q->tx.mask, chunk = xp->chunk; i < take; i++) {
+		if (!sendable(&f[i], base, mem_len, chunk))
 			continue;
-		}
-		*xsk_ring_prod__tx_desc(&q->tx, idx + k++) =
-			(struct xdp_desc){.addr = (uint64_t)(f[i].data - xp->mem->base), .len = f[i].len};
-		lobo_ring_put(&q->sent, &f[i], 1);
+		desc[(idx + good++) & mask] = (struct xdp_desc){.addr = (uint64_t)(f[i].data - base), .len = f[i].len};
 		bytes += f[i].len;
 	}
+	if (good == take)
+		lobo_ring_put(&q->sent, f, take);
+	else
+		sort_taken(xp, q, f, take);
+	q->tx.cached_prod -= take - good; /* the refused frames' descriptors were reserved, not written */
 	xsk_ring_prod__submit(&q->tx, good);
 	c->tx_packets += good;
 	c->tx_bytes += bytes;
+	c->tx_errors += take - good;
 	/* Copy mode always wants the kick; zero-copy only when the driver slept. */
 	if (good && xsk_ring_prod__needs_wakeup(&q->tx))
 		kick_tx(q, c, good);
 	return take;
+}
+
+/* Completions come in post order in practice; af_xdp.rst does not promise
+ * it, so an out-of-order one is found in the sent ring and swapped to its
+ * head. */
+static struct lobo_frame completed(struct lobo_ring *sent, const uint8_t *data)
+{
+	struct lobo_frame *head = &sent->slot[sent->head & sent->mask];
+	for (uint32_t j = sent->head + 1; head->data != data && j != sent->tail; j++) {
+		struct lobo_frame *s = &sent->slot[j & sent->mask], t = *s;
+		if (t.data == data)
+			*s = *head, *head = t;
+	}
+	sent->head++;
+	return *head;
 }
 
 static uint16_t xdp_tx_reclaim(struct lobo_port *p, uint16_t qi, struct lobo_frame *f, uint16_t max)
@@ -199,22 +242,15 @@ static uint16_t xdp_tx_reclaim(struct lobo_port *p, uint16_t qi, struct lobo_fra
 	struct xdp_queue *q = &xp->q[qi];
 	struct lobo_ring *sent = &q->sent;
 	uint32_t idx;
-	uint16_t refused = lobo_ring_take(&q->refused, f, max);
+	uint16_t refused = lobo_ring_take(&q->refused, f, max), in_order = 0;
 	uint16_t n = (uint16_t)xsk_ring_cons__peek(&q->comp, max - refused, &idx);
 	f += refused;
-	for (uint16_t i = 0; i < n; i++) {
-		uint8_t *data = xp->mem->base + *xsk_ring_cons__comp_addr(&q->comp, idx + i);
-		struct lobo_frame *head = &sent->slot[sent->head & sent->mask];
-		/* Completions come in post order in practice; af_xdp.rst does not
-		 * promise it, so find an out-of-order one and swap it to the head. */
-		for (uint32_t j = sent->head + 1; head->data != data && j != sent->tail; j++) {
-			struct lobo_frame *s = &sent->slot[j & sent->mask], t = *s;
-			if (t.data == data)
-				*s = *head, *head = t;
-		}
-		f[i] = (struct lobo_frame){.data = head->data, .tag = head->tag};
-		sent->head++;
-	}
+	while (in_order < n && sent->slot[(sent->head + in_order) & sent->mask].data ==
+				       xp->mem->base + *xsk_ring_cons__comp_addr(&q->comp, idx + in_order))
+		in_order++;
+	lobo_ring_take(sent, f, in_order); /* the usual case: the whole batch in one copy */
+	for (uint16_t i = in_order; i < n; i++)
+		f[i] = completed(sent, xp->mem->base + *xsk_ring_cons__comp_addr(&q->comp, idx + i));
 	xsk_ring_cons__release(&q->comp, n);
 	/* Copy mode sends at most a batch per kick (xsk_generic_xmit), so kick
 	 * again while the kernel has left descriptors in the tx ring. */

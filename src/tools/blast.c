@@ -194,6 +194,20 @@ static void hardware_loop(struct tool_loop *loop, struct lobo_port *port)
 	lobo_tx_loop_stop(port, 0);
 }
 
+/* The next n frames of the replay: straight from the array where they lie in
+ * a row (n shrinks to the array's end), else gathered into batch. */
+static const struct lobo_frame *next_frames(const struct lobo_frame *frames, long nframes, long next,
+					    uint16_t *n, struct lobo_frame *batch)
+{
+	if (nframes >= LOBO_BATCH || nframes - next >= *n) {
+		*n = nframes - next < *n ? (uint16_t)(nframes - next) : *n;
+		return frames + next;
+	}
+	for (uint16_t i = 0; i < *n; i++) /* a capture of a few frames, sent over and over */
+		batch[i] = frames[(next + i) % nframes];
+	return batch;
+}
+
 static void software_loop(struct tool_loop *loop, struct tool_session *s, const struct blast_opts *o,
 			  const struct tool_run *run, struct lobo_frame *frames, long nframes)
 {
@@ -209,9 +223,8 @@ static void software_loop(struct tool_loop *loop, struct tool_session *s, const 
 			in_flight -= lobo_tx_reclaim(s->port[0], q, batch, TOOL_MAX_BATCH);
 			uint64_t left = run->count ? run->count - sent : max;
 			uint16_t n = paced(o->rate, &tokens, &last_ns, left < max ? (uint16_t)left : max);
-			for (uint16_t i = 0; i < n; i++)
-				batch[i] = frames[(next + i) % nframes];
-			uint16_t took = lobo_tx_post(s->port[0], q, batch, n);
+			const struct lobo_frame *f = next_frames(frames, nframes, next, &n, batch);
+			uint16_t took = lobo_tx_post(s->port[0], q, f, n);
 			tokens -= took;
 			sent += took;
 			in_flight += took;

@@ -194,7 +194,7 @@ void tool_refill(struct lobo_pool *pool, struct lobo_port *port, uint16_t queue,
 	struct lobo_frame f[TOOL_MAX_BATCH]; /* a round may take up to --batch frames from each queue */
 	/* In batches: a NIC's ring takes buffers with a register write (an exit
 	 * to the hypervisor in a VM), and a full ring takes none anyway. */
-	uint32_t missing = ring - *posted, batch = ring / 4 < LOBO_BATCH ? ring / 4 : LOBO_BATCH;
+	uint32_t missing = ring - *posted, batch = tool_refill_batch(ring);
 	if (*posted && missing < batch)
 		return;
 	uint32_t n = lobo_pool_alloc(pool, f, missing < TOOL_MAX_BATCH ? missing : TOOL_MAX_BATCH);

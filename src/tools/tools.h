@@ -81,6 +81,8 @@ void tool_loop_work(struct tool_loop *l, uint32_t frames);
 /* True once idle a while and a port will never receive again: a pcap reader
  * at end of file. */
 bool tool_port_exhausted(const struct tool_loop *l, struct lobo_port *port);
+/* The fewest buffers worth posting to a ring of `ring` (tool_refill). */
+static inline uint32_t tool_refill_batch(uint32_t ring) { return ring / 4 < LOBO_BATCH ? ring / 4 : LOBO_BATCH; }
 /* Tops up an rx queue from the pool; posted counts the buffers it holds. */
 void tool_refill(struct lobo_pool *pool, struct lobo_port *port, uint16_t queue,
 		 uint32_t *posted, uint32_t ring);
