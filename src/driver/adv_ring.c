@@ -14,18 +14,10 @@
 #define TXD_STAT_DD 1u
 #define MIN_FRAME 14
 
-/* Device-visible ordering of ordinary memory, the way Linux's dma_wmb() and
- * dma_rmb() do it: x86 keeps stores in order and loads in order (only the
- * compiler must not reorder); arm64 needs a barrier for the outer domain. */
-static inline void dma_wmb(void)
-{
-#if defined(__aarch64__)
-	__asm__ volatile("dmb oshst" ::: "memory");
-#else
-	__asm__ volatile("" ::: "memory");
-#endif
-}
-
+/* Device-visible ordering of loads from ordinary memory, the way Linux's
+ * dma_rmb() does it: x86 keeps loads in order (only the compiler must not
+ * reorder); arm64 needs a barrier for the outer domain. (Stores to
+ * descriptors are ordered by the tail write's barrier below.) */
 static inline void dma_rmb(void)
 {
 #if defined(__aarch64__)

@@ -820,6 +820,11 @@ static int dpdk_open(struct lobo_port **out, const char *arg, const char *params
 					 "to lobo_port_open", bdf);
 		snprintf(devargs, sizeof devargs, "%s%s", bdf, arg + strlen(name));
 		snprintf(name, sizeof name, "%s", bdf);
+	} else if (strncmp(name, "net_", 4) && strncmp(name, "eth_", 4)) {
+		/* Only network PMDs: probing another class (crypto_, baseband_...) makes no ethdev, and
+		 * fuzzing found one (22.11's baseband_null) that crashes on arguments it cannot parse. */
+		return lobo_fail(err, -EINVAL, "dpdk: '%.60s' is not a network device: virtual ones are named "
+				 "net_<pmd><n> (dpdk:net_null0), physical ones by PCI address", name);
 	}
 	if ((rc = eal_start(*bdf ? bdf : NULL, err)))
 		return rc;

@@ -25,6 +25,7 @@ expect "needs DPDK's device arguments" -- fwd dpdk: null:
 expect "cannot open 'net_nosuch0': EAL: failed to parse device" -- fwd dpdk:net_nosuch0 null:
 expect "net_af_packet0: ioctl failed.*No such device" -- fwd dpdk:net_af_packet0,iface=lobo-nosuch null:
 expect "net_null0 is open already" -- fwd dpdk:net_null0 dpdk:net_null0
+expect "'crypto_null0' is not a network device: virtual ones are named net_<pmd><n>" -- fwd dpdk:crypto_null0 null:
 expect "unknown option 'bogus' for dpdk" -- fwd "dpdk:net_null0?bogus=1" null:
 expect "cannot start DPDK's EAL: unrecognized option '--bogus': check LOBO_EAL_ARGS" LOBO_EAL_ARGS=--bogus -- fwd dpdk:net_null0 null:
 expect "no PCI device at 0000:7f:1f.7" -- fwd dpdk:0000:7f:1f.7 null:
@@ -33,4 +34,4 @@ for d in /sys/bus/pci/devices/*; do # a device DPDK cannot take: any not bound t
 	expect "$(basename "$d") is bound to .* bind it to vfio-pci" -- fwd "dpdk:$(basename "$d")" null:
 	break
 done
-echo "lobo fwd dpdk:net_null0 dpdk:net_null1 ran; 8 failures, one line each"
+echo "lobo fwd dpdk:net_null0 dpdk:net_null1 ran; 9 failures, one line each"
