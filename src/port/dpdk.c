@@ -12,22 +12,14 @@
  * mempool (or copy=1), when a DMA device cannot reach a frame (outside the
  * registered lobo_mem), when the PMD fills its ring while nothing is posted
  * (those that fill it at setup: the first ring's worth of frames), and inside
- * PMDs that copy by nature (net_af_packet, net_pcap, net_tap).
- *
- * The EAL is started once per process, by the first dpdk: port, with
- * --no-huge --no-shconf --no-pci for a virtual device (no hugepages, no files,
- * no PCI scan) and --in-memory -a BDF for a PCI device. LOBO_EAL_ARGS replaces
- * these; lobo always adds --no-telemetry and --lcores 0@(the caller's CPUs), so
- * the EAL does not move the calling thread. DPDK's log stays off the terminal
- * (LOBO_DPDK_LOG=1 shows it); its first warning goes into err. */
+ * PMDs that copy by nature (net_af_packet, net_pcap, net_tap). The EAL is
+ * dpdk_eal.c's. */
 #define ALLOW_EXPERIMENTAL_API /* rte_dev_dma_map is experimental in DPDK 22.11 */
+#include "dpdk_eal.h"
 #include "pci.h"
 #include "port.h"
 
 #include <errno.h>
-#include <getopt.h>
-#include <sched.h>
-#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,7 +29,6 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
-#include <rte_log.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
@@ -79,6 +70,7 @@ struct dpdk_port {
 	int socket;               /* the device's NUMA node, for its pools */
 	bool dma, pa, copy_mode, pmd_copies;
 	bool mapped;              /* mem is registered with DPDK and mapped for the device */
+	const struct dpdk_eal *eal;
 	uint16_t buf;             /* data room of every rx buffer, headroom included */
 	struct rte_mempool *copy; /* DPDK's own buffers, for every copy */
 	uint64_t missed;          /* rte_eth_stats imissed counted so far */
@@ -87,169 +79,14 @@ struct dpdk_port {
 	struct lobo_frame *slots; /* the posted and done rings of every queue */
 };
 
-/* The EAL is one per process and starts once, so this is the one piece of
- * process-wide state in lobo. */
-static struct {
-	int rc;                 /* 0: not tried, 1: running, <0: failed */
-	bool pci;               /* the PCI bus is on */
-	int zc_ops;             /* index of lobo_zc, <0: DPDK had no slot left */
-	uint64_t owner;         /* lobo's ethdev owner id: a device is opened once */
-	char why[LOBO_ERR_LEN]; /* why the start failed, for every later open */
-	char first_warning[160];
-	struct extmem {
-		struct lobo_mem *mem;
-		int refs;
-	} extmem[8];
-} eal;
+/* DPDK registers external memory once per process: the regions registered,
+ * each with the number of ports that use it. */
+static struct extmem {
+	struct lobo_mem *mem;
+	int refs;
+} extmems[8];
 
 static const char *const copying_pmds[] = {"net_af_packet", "net_pcap", "net_tap"};
-
-/* ------------------------------------------------------------- DPDK's log */
-
-static ssize_t log_write(void *cookie, const char *buf, size_t len)
-{
-	(void)cookie;
-	if (getenv("LOBO_DPDK_LOG"))
-		fwrite(buf, 1, len, stderr);
-	const char *end = memchr(buf, '\n', len); /* buf is not a string */
-	if (!eal.first_warning[0] && rte_log_cur_msg_loglevel() <= (int)RTE_LOG_WARNING)
-		snprintf(eal.first_warning, sizeof eal.first_warning, "%.*s", (int)(end ? end - buf : (long)len), buf);
-	return (ssize_t)len;
-}
-
-/* The first warning DPDK logged since the last call, or `dflt`. */
-static const char *dpdk_said(const char *dflt)
-{
-	static char said[sizeof eal.first_warning];
-	snprintf(said, sizeof said, "%s", eal.first_warning[0] ? eal.first_warning : dflt);
-	eal.first_warning[0] = 0;
-	return said;
-}
-
-/* ------------------------------------------------------------------- EAL */
-
-/* --lcores=0@(CPUS): the main lcore on every CPU the caller may run on, so
- * that rte_eal_init's pinning of the calling thread changes nothing. */
-static void lcores_arg(char *out, size_t len)
-{
-	cpu_set_t set;
-	size_t at = (size_t)snprintf(out, len, "--lcores=0@(");
-	if (sched_getaffinity(0, sizeof set, &set)) {
-		snprintf(out, len, "--lcores=0@(0)");
-		return;
-	}
-	for (int c = 0; c < CPU_SETSIZE && at < len; c++) {
-		if (!CPU_ISSET(c, &set) || (c > 0 && CPU_ISSET(c - 1, &set)))
-			continue;
-		int e = c;
-		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, &set))
-			e++;
-		at += (size_t)snprintf(out + at, len - at, e > c ? "%d-%d," : "%d,", c, e);
-	}
-	if (at < len)
-		out[at - 1] = ')';
-}
-
-/* Splits a copy of LOBO_EAL_ARGS, or lobo's defaults, into argv after argv[0..fixed). */
-static int eal_argv(char **argv, int fixed, int max, char *words, size_t len, const char *bdf)
-{
-	const char *user = getenv("LOBO_EAL_ARGS");
-	if (user)
-		snprintf(words, len, "%s", user);
-	else if (bdf)
-		snprintf(words, len, "--in-memory -a %s", bdf);
-	else
-		snprintf(words, len, "--no-huge --no-shconf --no-pci -m 512");
-	int argc = fixed;
-	for (char *save, *w = strtok_r(words, " \t", &save); w && argc < max - 1; w = strtok_r(NULL, " \t", &save))
-		argv[argc++] = w;
-	argv[argc] = NULL;
-	return argc;
-}
-
-static bool hugepages_free(void)
-{
-	char line[128];
-	long n = 0;
-	FILE *f = fopen("/proc/meminfo", "r");
-	while (f && fgets(line, sizeof line, f))
-		if (sscanf(line, "HugePages_Free: %ld", &n) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return n > 0;
-}
-
-static const struct rte_mempool_ops zc_ops;
-
-/* rte_eal_init prints its usage on stdout and getopt's complaints on stderr
- * when it dislikes an argument: both go to a scratch file meanwhile, so that a
- * failure stays one line, and the complaint (first line of stderr) into `said`. */
-static int eal_init_quiet(int argc, char **argv, char *said, size_t len)
-{
-	int out = dup(STDOUT_FILENO), errfd = dup(STDERR_FILENO), scratch = memfd_create("lobo-eal", MFD_CLOEXEC);
-	bool quiet = out >= 0 && errfd >= 0 && scratch >= 0 && !getenv("LOBO_DPDK_LOG");
-	*said = 0;
-	fflush(stdout);
-	fflush(stderr);
-	if (quiet) {
-		dup2(scratch, STDOUT_FILENO);
-		dup2(scratch, STDERR_FILENO);
-	}
-	int saved_opterr = opterr; /* a program that parsed its own options may have silenced getopt */
-	opterr = 1;
-	int rc = rte_eal_init(argc, argv) < 0 ? -rte_errno : 0;
-	opterr = saved_opterr;
-	fflush(stdout);
-	fflush(stderr);
-	if (quiet) {
-		dup2(out, STDOUT_FILENO);
-		dup2(errfd, STDERR_FILENO);
-		ssize_t n = pread(scratch, said, len - 1, 0);
-		said[n > 0 ? n : 0] = 0;
-		said[strcspn(said, "\n")] = 0;
-	}
-	if (out >= 0)
-		close(out);
-	if (errfd >= 0)
-		close(errfd);
-	if (scratch >= 0)
-		close(scratch);
-	return rc;
-}
-
-static int eal_start(const char *bdf, char *err)
-{
-	char lcores[256], words[1024], said[160], *argv[64] = {"lobo", "--no-telemetry", lcores};
-	if (eal.rc > 0)
-		return 0;
-	if (eal.rc < 0)
-		return lobo_fail(err, eal.rc, "%s", eal.why);
-	if (bdf && !getenv("LOBO_EAL_ARGS") && !hugepages_free())
-		return lobo_fail(err, -ENOMEM, "dpdk: DPDK needs hugepages to drive %s and none are free: "
-				 "echo 256 > /proc/sys/vm/nr_hugepages", bdf);
-	lcores_arg(lcores, sizeof lcores);
-	int argc = eal_argv(argv, 3, 64, words, sizeof words, bdf);
-	FILE *log = fopencookie(NULL, "w", (cookie_io_functions_t){.write = log_write});
-	if (log) {
-		setvbuf(log, NULL, _IOLBF, BUFSIZ); /* one write per line */
-		rte_openlog_stream(log);
-	}
-	int rc = eal_init_quiet(argc, argv, said, sizeof said);
-	if (rc) {
-		const char *why = strncmp(said, "lobo: ", 6) ? dpdk_said("rte_eal_init failed") : said + 6; /* getopt's */
-		lobo_err(eal.why, "dpdk: cannot start DPDK's EAL: %.100s: check LOBO_EAL_ARGS ('%.60s')", why,
-			 getenv("LOBO_EAL_ARGS") ? getenv("LOBO_EAL_ARGS") : "unset");
-		eal.rc = rc;
-		return lobo_fail(err, rc, "%s", eal.why);
-	}
-	eal.rc = 1;
-	eal.pci = bdf || getenv("LOBO_EAL_ARGS");
-	eal.zc_ops = rte_mempool_register_ops(&zc_ops);
-	rte_eth_dev_owner_new(&eal.owner);
-	dpdk_said(NULL);
-	return 0;
-}
 
 /* ------------------------------------------------------ memory and DMA */
 
@@ -267,11 +104,11 @@ static rte_iova_t iova(const struct dpdk_port *dp, const uint8_t *p)
 static struct extmem *extmem_slot(const struct lobo_mem *mem)
 {
 	struct extmem *free_slot = NULL;
-	for (size_t i = 0; i < sizeof eal.extmem / sizeof eal.extmem[0]; i++) {
-		if (eal.extmem[i].mem == mem)
-			return &eal.extmem[i];
-		if (!eal.extmem[i].mem && !free_slot)
-			free_slot = &eal.extmem[i];
+	for (size_t i = 0; i < sizeof extmems / sizeof extmems[0]; i++) {
+		if (extmems[i].mem == mem)
+			return &extmems[i];
+		if (!extmems[i].mem && !free_slot)
+			free_slot = &extmems[i];
 	}
 	return free_slot;
 }
@@ -678,9 +515,9 @@ static int pci_check(const char *name, char bdf[16], char *err)
 
 /* The ethdev for devargs, probed already by the EAL (-a, --vdev) or now, and
  * owned by lobo, so that a second open of it fails before touching it. */
-static int probe(const char *devargs, const char *name, uint16_t *id, char *err)
+static int probe(const struct dpdk_eal *eal, const char *devargs, const char *name, uint16_t *id, char *err)
 {
-	struct rte_eth_dev_owner owner = {.id = eal.owner, .name = "lobo"};
+	struct rte_eth_dev_owner owner = {.id = eal->owner, .name = "lobo"};
 	dpdk_said(NULL);
 	bool found = !rte_eth_dev_get_port_by_name(name, id);
 	if (!found && !rte_dev_probe(devargs))
@@ -701,7 +538,7 @@ static int rx_setup(struct dpdk_port *dp, uint16_t qi, uint16_t desc, struct lob
 	*q = (struct rxq){.dp = dp, .posted = {.slot = slots, .mask = cap - 1}, .idle = calloc(cap, sizeof *q->idle)};
 	if (!q->idle)
 		return lobo_fail(err, -ENOMEM, "dpdk: out of memory");
-	if (!dp->copy_mode && eal.zc_ops >= 0) {
+	if (!dp->copy_mode && dp->eal->zc_ops >= 0) {
 		q->zc = zc_pool(q, name, cap, dp->socket);
 		if (!q->zc)
 			return lobo_fail(err, -ENOMEM, "dpdk: cannot create a mempool of %u mbuf headers: %s", cap,
@@ -826,12 +663,13 @@ static int dpdk_open(struct lobo_port **out, const char *arg, const char *params
 		return lobo_fail(err, -EINVAL, "dpdk: '%.60s' is not a network device: virtual ones are named "
 				 "net_<pmd><n> (dpdk:net_null0), physical ones by PCI address", name);
 	}
-	if ((rc = eal_start(*bdf ? bdf : NULL, err)))
+	const struct dpdk_eal *eal;
+	if ((rc = dpdk_eal_start(*bdf ? bdf : NULL, &zc_ops, &eal, err)))
 		return rc;
-	if (*bdf && !eal.pci)
+	if (*bdf && !eal->pci)
 		return lobo_fail(err, -EBUSY, "dpdk: %s: DPDK was started for virtual devices only (by an earlier dpdk: "
 				 "port): open PCI ports first, or set LOBO_EAL_ARGS='-a %s'", bdf, bdf);
-	if ((rc = probe(devargs, name, &id, err)))
+	if ((rc = probe(eal, devargs, name, &id, err)))
 		return rc;
 	if ((rc = rte_eth_dev_info_get(id, &di)))
 		return lobo_fail(err, rc, "dpdk: cannot read %s's device info: %s", name, dpdk_said(rte_strerror(-rc)));
@@ -840,7 +678,7 @@ static int dpdk_open(struct lobo_port **out, const char *arg, const char *params
 		rte_dev_remove(di.device);
 		return lobo_fail(err, -ENOMEM, "dpdk: out of memory");
 	}
-	*dp = (struct dpdk_port){.id = id, .dev = di.device, .mem = mem, .socket = rte_eth_dev_socket_id(id),
+	*dp = (struct dpdk_port){.id = id, .dev = di.device, .mem = mem, .eal = eal, .socket = rte_eth_dev_socket_id(id),
 		.copy_mode = copy, .buf = (uint16_t)buf, .dma = strcmp(rte_bus_name(rte_dev_bus(di.device)), "vdev"),
 		.pa = rte_eal_iova_mode() == RTE_IOVA_PA};
 	for (size_t i = 0; i < sizeof copying_pmds / sizeof copying_pmds[0]; i++)
